@@ -67,8 +67,8 @@ sr_status sr_dataset_add_model(sr_dataset *ds, const char *name, double input_pr
                             "model name is empty; give every model a unique name");
     if (strlen(name) >= SR_MAX_NAME_BYTES)
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "models.name",
-                            "model name of %zu bytes is longer than the limit of %d",
-                            strlen(name), SR_MAX_NAME_BYTES - 1);
+                            "model name of %zu bytes is longer than the limit of %d", strlen(name),
+                            SR_MAX_NAME_BYTES - 1);
     if (sr_dataset_find_model(ds, name) >= 0)
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "models.name",
                             "duplicate model name '%s'; model names must be unique", name);
@@ -133,21 +133,19 @@ static bool grow(void **array, size_t *capacity, size_t needed, size_t element_s
     return true;
 }
 
-sr_status sr_dataset_begin_session(sr_dataset *ds, const char *id, double budget,
-                                   sr_error *err)
+sr_status sr_dataset_begin_session(sr_dataset *ds, const char *id, double budget, sr_error *err)
 {
     if (id == NULL || id[0] == '\0')
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "id", "session id is empty");
     if (strlen(id) >= SR_MAX_NAME_BYTES)
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "id",
-                            "session id of %zu bytes is longer than the limit of %d",
-                            strlen(id), SR_MAX_NAME_BYTES - 1);
+                            "session id of %zu bytes is longer than the limit of %d", strlen(id),
+                            SR_MAX_NAME_BYTES - 1);
     if (!isnan(budget) && (!isfinite(budget) || budget < 0))
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "budget",
-                            "budget %g of session '%s' is not a finite non-negative number",
-                            budget, id);
-    if (!grow((void **)&ds->sessions, &ds->cap_sessions, ds->n_sessions + 1,
-              sizeof(sr_session)))
+                            "budget %g of session '%s' is not a finite non-negative number", budget,
+                            id);
+    if (!grow((void **)&ds->sessions, &ds->cap_sessions, ds->n_sessions + 1, sizeof(sr_session)))
         return sr_error_set(err, SR_ERR_NOMEM, NULL, 0, NULL, "out of memory");
 
     char *copy = copy_string(id);
@@ -171,8 +169,7 @@ sr_status sr_dataset_add_turn(sr_dataset *ds, const char *text, const float *emb
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, NULL,
                             "turn added before any session was begun");
     if (n_models == 0)
-        return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "models",
-                            "the catalogue has no models");
+        return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "models", "the catalogue has no models");
     sr_session *s = &ds->sessions[ds->n_sessions - 1];
     if (s->n_turns >= SR_MAX_TURNS)
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "turns",
@@ -187,8 +184,8 @@ sr_status sr_dataset_add_turn(sr_dataset *ds, const char *text, const float *emb
                                 SR_MAX_EMBEDDING_DIM);
         if (ds->catalogue.embedding_dim != 0 && ds->catalogue.embedding_dim != embedding_dim)
             return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "embedding",
-                                "embedding has %d values but the data set uses %d",
-                                embedding_dim, ds->catalogue.embedding_dim);
+                                "embedding has %d values but the data set uses %d", embedding_dim,
+                                ds->catalogue.embedding_dim);
     }
 
     /* Reserve all storage first so a failure leaves the dataset unchanged. */
@@ -249,16 +246,15 @@ double sr_catalogue_price(const sr_catalogue *cat, int model, double input_token
     return in * m->input_price / 1e6 + out * m->output_price / 1e6;
 }
 
-sr_status sr_dataset_set_outcome(sr_dataset *ds, size_t turn_index, int model,
-                                 double quality, double cost, double input_tokens,
-                                 double output_tokens, sr_error *err)
+sr_status sr_dataset_set_outcome(sr_dataset *ds, size_t turn_index, int model, double quality,
+                                 double cost, double input_tokens, double output_tokens,
+                                 sr_error *err)
 {
     const sr_catalogue *cat = &ds->catalogue;
 
     if (turn_index >= ds->n_turns || model < 0 || model >= cat->n_models)
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, NULL,
-                            "outcome for turn %zu, model %d is out of range", turn_index,
-                            model);
+                            "outcome for turn %zu, model %d is out of range", turn_index, model);
     const char *name = cat->models[model].name;
     if (!isfinite(quality) || quality < cat->quality_min || quality > cat->quality_max)
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "quality",
@@ -362,8 +358,7 @@ static sr_status dump_line(json_t *value, FILE *out, sr_error *err)
     int rc = json_dumpf(value, out, DUMP_FLAGS);
     json_decref(value);
     if (rc != 0 || fputc('\n', out) == EOF)
-        return sr_error_set(err, SR_ERR_IO, NULL, 0, NULL, "write failed: %s",
-                            strerror(errno));
+        return sr_error_set(err, SR_ERR_IO, NULL, 0, NULL, "write failed: %s", strerror(errno));
     return SR_OK;
 }
 
@@ -497,8 +492,7 @@ sr_status sr_dataset_save(const sr_dataset *ds, const char *path, sr_error *err)
                             strerror(errno));
     sr_status status = sr_dataset_write(ds, out, err);
     if (fclose(out) != 0 && status == SR_OK)
-        status = sr_error_set(err, SR_ERR_IO, path, 0, NULL, "write failed: %s",
-                              strerror(errno));
+        status = sr_error_set(err, SR_ERR_IO, path, 0, NULL, "write failed: %s", strerror(errno));
     if (status != SR_OK && err != NULL && err->path[0] == '\0')
         snprintf(err->path, sizeof(err->path), "%s", path);
     return status;

@@ -95,16 +95,16 @@ bool cli_parse_int(const char *command, const char *option, const char *text, in
     errno = 0;
     long x = strtol(text, &end, 10);
     if (text[0] == '\0' || *end != '\0' || errno == ERANGE || x < min || x > max) {
-        cli_usage_error(command, "option %s: '%s' is not an integer in %d..%d", option, text,
-                        min, max);
+        cli_usage_error(command, "option %s: '%s' is not an integer in %d..%d", option, text, min,
+                        max);
         return false;
     }
     *value = (int)x;
     return true;
 }
 
-bool cli_parse_string_list(const char *command, const char *option, const char *text,
-                           char ***items, size_t *count)
+bool cli_parse_string_list(const char *command, const char *option, const char *text, char ***items,
+                           size_t *count)
 {
     size_t n = 1;
     for (const char *p = text; *p; p++)

@@ -27,10 +27,10 @@ extern "C" {
 #define SR_SESSIONS_FORMAT_VERSION 1
 
 /* Hard caps on untrusted input; each bounds memory that one line can claim. */
-#define SR_MAX_MODELS 256          /* catalogue size */
-#define SR_MAX_NAME_BYTES 256      /* model name, session id */
-#define SR_MAX_TURNS 4096          /* turns in one session */
-#define SR_MAX_EMBEDDING_DIM 65536 /* floats in one embedding */
+#define SR_MAX_MODELS 256              /* catalogue size */
+#define SR_MAX_NAME_BYTES 256          /* model name, session id */
+#define SR_MAX_TURNS 4096              /* turns in one session */
+#define SR_MAX_EMBEDDING_DIM 65536     /* floats in one embedding */
 #define SR_MAX_LINE_BYTES (256u << 20) /* one JSON line: 256 MiB */
 
 /* One catalogue entry.  Prices are NAN when not given. */
@@ -135,8 +135,7 @@ sr_status sr_dataset_set_cost_unit(sr_dataset *ds, const char *unit, sr_error *e
  * The id is copied.  Duplicate ids are not checked here (the loader and
  * importers check them).
  */
-sr_status sr_dataset_begin_session(sr_dataset *ds, const char *id, double budget,
-                                   sr_error *err);
+sr_status sr_dataset_begin_session(sr_dataset *ds, const char *id, double budget, sr_error *err);
 
 /*
  * Appends a turn to the current session and returns its global turn index in
@@ -154,9 +153,9 @@ sr_status sr_dataset_add_turn(sr_dataset *ds, const char *text, const float *emb
  * given: the catalogue then prices them (cost_per_call wins when set).
  * Rejects non-finite or negative values and qualities outside the range.
  */
-sr_status sr_dataset_set_outcome(sr_dataset *ds, size_t turn_index, int model,
-                                 double quality, double cost, double input_tokens,
-                                 double output_tokens, sr_error *err);
+sr_status sr_dataset_set_outcome(sr_dataset *ds, size_t turn_index, int model, double quality,
+                                 double cost, double input_tokens, double output_tokens,
+                                 sr_error *err);
 
 /*
  * Prices a call from token counts with model `model`'s catalogue entry:
@@ -223,8 +222,8 @@ sr_status sr_dataset_load(const char *path, const sr_load_options *options, sr_d
  * is used in messages.  Used by the fuzz target and by tests.
  */
 sr_status sr_dataset_load_buffer(const char *data, size_t size, const char *name,
-                                 const sr_load_options *options, sr_dataset *ds,
-                                 size_t *n_skipped, sr_error *err);
+                                 const sr_load_options *options, sr_dataset *ds, size_t *n_skipped,
+                                 sr_error *err);
 
 /*
  * Writes the whole dataset (header then one line per session) to `out`.
