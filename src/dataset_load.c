@@ -388,7 +388,17 @@ static sr_status fail_type(loader *ld, const char *field, const char *expected,
 {
     char got[VALUE_EXCERPT_BYTES + 64];
     describe_value(value, got, sizeof(got));
-    return fail(ld, SR_ERR_INVALID, field, "expected %s, got %s", expected, got);
+
+    /* A quoted number ("0.9") is a common export mistake; say how to fix it. */
+    const char *hint = "";
+    if (json_is_string(value) && strcmp(expected, "a number") == 0) {
+        char *end = NULL;
+        const char *text = json_string_value(value);
+        strtod(text, &end);
+        if (end != text && *end == '\0')
+            hint = "; write numbers without quotes";
+    }
+    return fail(ld, SR_ERR_INVALID, field, "expected %s, got %s%s", expected, got, hint);
 }
 
 static void field_format(char *out, const char *format, ...) __attribute__((format(printf, 2, 3)));
