@@ -1,12 +1,463 @@
-/* Placeholder until the eval subcommand lands. */
+/*
+ * cmd_eval.c - `seqroute eval`: evaluate routing policies on sessions under
+ * one or more starting budgets and print a table (and optionally JSON).
+ *
+ * The command parses options, loads the evaluation data (and the reference
+ * data the baselines estimate model quality and cost from), hands the work
+ * to sr_eval_report_build and formats the result.  Exit codes: 0 on success,
+ * 1 for bad data or failed I/O, 2 for a bad command line, including an
+ * unknown policy name.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
+#include "seqroute/eval.h"
+
+static const char *const COMMAND = "eval";
+
+/* Number of models shown in the table's share column; the JSON has them all. */
+#define TABLE_TOP_MODELS 2
+
+static void print_help(FILE *out)
+{
+    fprintf(out,
+            "usage: seqroute eval --data FILE --policy NAME[,NAME...]\n"
+            "                     (--budget B[,B...] | --budget-frac F[,F...]) [options]\n"
+            "\n"
+            "Runs each policy over every session of FILE, starting each session with each\n"
+            "budget, and prints one table row per policy and budget.\n"
+            "\n"
+            "Policies:\n"
+            "  oracle             hindsight oracle: best path with all outcomes known\n"
+            "  random             uniform over the models (seeded per session)\n"
+            "  heuristic          best model by mean quality that leaves enough budget to\n"
+            "                     finish the expected remaining turns with the cheapest\n"
+            "  always:MODEL       always MODEL\n"
+            "  always-cheapest    always the model with the lowest mean cost per turn\n"
+            "  always-strongest   always the model with the highest mean quality\n"
+            "  all                every policy above, with always:MODEL for each model\n"
+            "\n"
+            "Options:\n"
+            "  --data FILE          sessions to evaluate on (seqroute JSON Lines; - for stdin)\n"
+            "  --policy LIST        comma-separated policy names\n"
+            "  --budget LIST        starting budgets per session, in the data's cost unit\n"
+            "  --budget-frac LIST   starting budgets as fractions of C_ref, the mean cost of\n"
+            "                       a session that always calls the most expensive model\n"
+            "  --json OUT           also write the results as JSON to OUT (- for stdout;\n"
+            "                       the table then goes to standard error)\n"
+            "  --seed S             seed of the per-session random streams (default %d)\n"
+            "  --eta X              bankruptcy penalty subtracted from the reward (default %g)\n"
+            "  --bankrupt MODE      unserved (default): an unaffordable call is made and the\n"
+            "                       session goes bankrupt, leaving later turns unserved;\n"
+            "                       fallback: an unaffordable call is replaced by the\n"
+            "                       fallback model, bankrupt only when that overspends too\n"
+            "  --fallback-model M   fallback model for --bankrupt fallback (default: the\n"
+            "                       model flagged \"fallback\" in the catalogue)\n"
+            "  --reference FILE     sessions the baselines take model means from (default:\n"
+            "                       the evaluation data)\n"
+            "  --reserve X          heuristic: multiplier >= 0 on the reserve kept for the\n"
+            "                       remaining turns (default %g)\n"
+            "  --true-remaining     heuristic: use the session's true remaining turn count\n"
+            "                       instead of the expected count from the reference\n"
+            "  --skip-invalid       report and skip bad session lines instead of failing\n"
+            "  --verbose            log debug events to standard error\n"
+            "  --help               print this help\n",
+            SR_EVAL_DEFAULT_SEED, SR_MDP_DEFAULT_ETA, SR_HEURISTIC_DEFAULT_RESERVE);
+}
+
+typedef struct eval_args {
+    const char *data;
+    const char *reference;
+    const char *json;
+    const char *fallback_model;
+    char **policies;
+    size_t n_policies;
+    double *budgets;
+    size_t n_budgets;
+    bool fractions;
+    uint64_t seed;
+    double eta;
+    sr_bankrupt_mode bankrupt;
+    double reserve;
+    bool true_remaining;
+    bool skip_invalid;
+    bool verbose;
+} eval_args;
+
+enum {
+    OPT_DATA = 1000,
+    OPT_POLICY,
+    OPT_BUDGET,
+    OPT_BUDGET_FRAC,
+    OPT_JSON,
+    OPT_SEED,
+    OPT_ETA,
+    OPT_BANKRUPT,
+    OPT_FALLBACK_MODEL,
+    OPT_REFERENCE,
+    OPT_RESERVE,
+    OPT_TRUE_REMAINING,
+    OPT_SKIP_INVALID,
+    OPT_VERBOSE,
+    OPT_HELP
+};
+
+/* Parses argv into `args`; returns -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, eval_args *args)
+{
+    static const struct option options[] = {
+        {"data", required_argument, NULL, OPT_DATA},
+        {"policy", required_argument, NULL, OPT_POLICY},
+        {"budget", required_argument, NULL, OPT_BUDGET},
+        {"budget-frac", required_argument, NULL, OPT_BUDGET_FRAC},
+        {"json", required_argument, NULL, OPT_JSON},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"eta", required_argument, NULL, OPT_ETA},
+        {"bankrupt", required_argument, NULL, OPT_BANKRUPT},
+        {"fallback-model", required_argument, NULL, OPT_FALLBACK_MODEL},
+        {"reference", required_argument, NULL, OPT_REFERENCE},
+        {"reserve", required_argument, NULL, OPT_RESERVE},
+        {"true-remaining", no_argument, NULL, OPT_TRUE_REMAINING},
+        {"skip-invalid", no_argument, NULL, OPT_SKIP_INVALID},
+        {"verbose", no_argument, NULL, OPT_VERBOSE},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    bool have_absolute = false;
+
+    optind = 1;
+    opterr = 0;
+    for (;;) {
+        const int c = getopt_long(argc, argv, "", options, NULL);
+        if (c == -1)
+            break;
+        switch (c) {
+        case OPT_DATA:
+            args->data = optarg;
+            break;
+        case OPT_POLICY:
+            cli_free_strings(args->policies, args->n_policies);
+            args->policies = NULL;
+            if (!cli_parse_string_list(COMMAND, "--policy", optarg, &args->policies,
+                                       &args->n_policies))
+                return CLI_EXIT_USAGE;
+            break;
+        case OPT_BUDGET:
+        case OPT_BUDGET_FRAC:
+            if (args->budgets != NULL) {
+                cli_usage_error(COMMAND, "give one --budget or one --budget-frac, not both "
+                                         "or twice");
+                return CLI_EXIT_USAGE;
+            }
+            have_absolute = c == OPT_BUDGET;
+            args->fractions = c == OPT_BUDGET_FRAC;
+            if (!cli_parse_double_list(COMMAND, have_absolute ? "--budget" : "--budget-frac",
+                                       optarg, &args->budgets, &args->n_budgets))
+                return CLI_EXIT_USAGE;
+            break;
+        case OPT_JSON:
+            args->json = optarg;
+            break;
+        case OPT_SEED:
+            if (!cli_parse_u64(COMMAND, "--seed", optarg, &args->seed))
+                return CLI_EXIT_USAGE;
+            break;
+        case OPT_ETA:
+            if (!cli_parse_double(COMMAND, "--eta", optarg, &args->eta))
+                return CLI_EXIT_USAGE;
+            break;
+        case OPT_BANKRUPT:
+            if (strcmp(optarg, "unserved") == 0)
+                args->bankrupt = SR_BANKRUPT_UNSERVED;
+            else if (strcmp(optarg, "fallback") == 0)
+                args->bankrupt = SR_BANKRUPT_FALLBACK;
+            else {
+                cli_usage_error(COMMAND, "option --bankrupt: '%s' is not 'unserved' or "
+                                         "'fallback'", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        case OPT_FALLBACK_MODEL:
+            args->fallback_model = optarg;
+            break;
+        case OPT_REFERENCE:
+            args->reference = optarg;
+            break;
+        case OPT_RESERVE:
+            if (!cli_parse_double(COMMAND, "--reserve", optarg, &args->reserve))
+                return CLI_EXIT_USAGE;
+            break;
+        case OPT_TRUE_REMAINING:
+            args->true_remaining = true;
+            break;
+        case OPT_SKIP_INVALID:
+            args->skip_invalid = true;
+            break;
+        case OPT_VERBOSE:
+            args->verbose = true;
+            break;
+        case OPT_HELP:
+            print_help(stdout);
+            return CLI_EXIT_OK;
+        default:
+            cli_usage_error(COMMAND, "unknown option or missing value in '%s'",
+                            argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        }
+    }
+
+    /* Required options and value ranges. */
+    if (optind < argc) {
+        cli_usage_error(COMMAND, "unexpected argument '%s'", argv[optind]);
+        return CLI_EXIT_USAGE;
+    }
+    if (args->data == NULL || args->policies == NULL || args->budgets == NULL) {
+        cli_usage_error(COMMAND, "--data, --policy and one of --budget or --budget-frac "
+                                 "are required");
+        return CLI_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < args->n_budgets; i++)
+        if (args->budgets[i] < 0) {
+            cli_usage_error(COMMAND, "option %s: budget %g is negative",
+                            args->fractions ? "--budget-frac" : "--budget", args->budgets[i]);
+            return CLI_EXIT_USAGE;
+        }
+    if (args->eta < 0) {
+        cli_usage_error(COMMAND, "option --eta: penalty %g is negative", args->eta);
+        return CLI_EXIT_USAGE;
+    }
+    if (args->reserve < 0) {
+        cli_usage_error(COMMAND, "option --reserve: multiplier %g is negative", args->reserve);
+        return CLI_EXIT_USAGE;
+    }
+    return -1;
+}
+
+/* Reports a skipped line of a session file. */
+static void report_skip(const sr_error *reason, void *user_data)
+{
+    (void)user_data;
+    fprintf(stderr, "seqroute eval: skipped: %s\n", reason->message);
+}
+
+static int load(const char *path, bool skip_invalid, sr_dataset *ds)
+{
+    sr_error err;
+    sr_load_options options = {0};
+    size_t skipped = 0;
+    options.drop_text = true;
+    options.skip_invalid = skip_invalid;
+    options.on_skip = report_skip;
+    sr_error_clear(&err);
+    if (sr_dataset_load(path, &options, ds, &skipped, &err) != SR_OK) {
+        cli_report_error(&err);
+        return CLI_EXIT_FAILURE;
+    }
+    if (skipped > 0)
+        fprintf(stderr, "seqroute eval: %s: skipped %zu invalid session lines\n", path,
+                skipped);
+    return CLI_EXIT_OK;
+}
+
+/* Resolves the fallback model for --bankrupt fallback into `config`. */
+static int resolve_fallback(const eval_args *args, const sr_dataset *ds, sr_mdp_config *config)
+{
+    if (args->bankrupt != SR_BANKRUPT_FALLBACK)
+        return CLI_EXIT_OK;
+    if (args->fallback_model != NULL) {
+        config->fallback_model = sr_dataset_find_model(ds, args->fallback_model);
+        if (config->fallback_model < 0) {
+            cli_usage_error(COMMAND, "option --fallback-model: model '%s' is not in the "
+                                     "catalogue of %s",
+                            args->fallback_model, args->data);
+            return CLI_EXIT_USAGE;
+        }
+        return CLI_EXIT_OK;
+    }
+    config->fallback_model = sr_mdp_find_fallback(&ds->catalogue);
+    if (config->fallback_model < 0) {
+        fprintf(stderr,
+                "seqroute eval: error: %s: no model in the catalogue has \"fallback\": true; "
+                "flag one, name one with --fallback-model, or use --bankrupt unserved\n",
+                args->data);
+        return CLI_EXIT_FAILURE;
+    }
+    return CLI_EXIT_OK;
+}
+
+/* Formats the largest model shares of a row as "name 62% name 38%". */
+static void format_top_shares(const sr_eval_metrics *row, const sr_dataset *ds, char *text,
+                              size_t size)
+{
+    bool used[SR_MAX_MODELS] = {false};
+    size_t length = 0;
+    text[0] = '\0';
+    for (int n = 0; n < TABLE_TOP_MODELS && length < size; n++) {
+        int best = -1;
+        for (int k = 0; k < row->n_models; k++)
+            if (!used[k] && row->model_share[k] > 0 &&
+                (best < 0 || row->model_share[k] > row->model_share[best]))
+                best = k;
+        if (best < 0)
+            break;
+        used[best] = true;
+        length += (size_t)snprintf(text + length, size - length, "%s%s %.0f%%",
+                                   n ? "  " : "", ds->catalogue.models[best].name,
+                                   100 * row->model_share[best]);
+    }
+}
+
+/* Prints a number, or "-" for an undefined one. */
+static void print_number(FILE *out, int width, int precision, double x)
+{
+    if (isfinite(x))
+        fprintf(out, "%*.*f", width, precision, x);
+    else
+        fprintf(out, "%*s", width, "-");
+}
+
+static void print_table(FILE *out, const sr_eval_report *report, const sr_dataset *ds,
+                        const eval_args *args)
+{
+    int name_width = (int)strlen("policy");
+    for (size_t i = 0; i < report->n_rows; i++) {
+        const int w = (int)strlen(report->rows[i].name);
+        if (w > name_width)
+            name_width = w;
+    }
+
+    /* Header lines: what was run, with what. */
+    fprintf(out, "data %s: %zu sessions, seed %llu, eta %g, bankrupt treatment %s\n",
+            args->data, report->sessions, (unsigned long long)report->seed, report->mdp.eta,
+            sr_bankrupt_mode_name(report->mdp.bankrupt_mode));
+    if (report->c_ref_model >= 0)
+        fprintf(out, "C_ref %.6g %s (mean cost of an always-%s session)\n", report->c_ref,
+                ds->catalogue.cost_unit ? ds->catalogue.cost_unit : "",
+                ds->catalogue.models[report->c_ref_model].name);
+    fprintf(out, "\n%-*s %12s %6s %12s %22s %9s %9s %7s  %s\n", name_width, "policy", "budget",
+            "frac", "mean_cost", "bankrupt % [95% CI]", "quality", "return", "gap", "top models");
+
+    /* One row per (policy, budget), a blank line between budgets. */
+    for (size_t i = 0; i < report->n_rows; i++) {
+        const sr_eval_metrics *row = &report->rows[i];
+        if (i > 0 && row->budget != report->rows[i - 1].budget)
+            fputc('\n', out);
+        char shares[256];
+        char bankrupt[64];
+        format_top_shares(row, ds, shares, sizeof(shares));
+        snprintf(bankrupt, sizeof(bankrupt), "%5.1f [%5.1f, %5.1f]", 100 * row->bankruptcy_rate,
+                 100 * row->bankruptcy_ci[0], 100 * row->bankruptcy_ci[1]);
+
+        fprintf(out, "%-*s ", name_width, row->name);
+        fprintf(out, "%12.6g ", row->budget);
+        print_number(out, 6, 3, row->budget_frac);
+        fprintf(out, " %12.6g %22s ", row->mean_cost, bankrupt);
+        print_number(out, 9, 4, row->mean_quality);
+        fputc(' ', out);
+        print_number(out, 9, 4, row->mean_return);
+        fputc(' ', out);
+        print_number(out, 7, 3, row->oracle_gap_closed);
+        fprintf(out, "  %s\n", shares);
+    }
+}
+
+static int write_json(const eval_args *args, const sr_eval_report *report,
+                      const sr_dataset *ds)
+{
+    sr_error err;
+    sr_error_clear(&err);
+    const bool to_stdout = strcmp(args->json, "-") == 0;
+    FILE *out = to_stdout ? stdout : fopen(args->json, "w");
+    if (out == NULL) {
+        fprintf(stderr, "seqroute eval: error: cannot open '%s' for writing: %s\n", args->json,
+                strerror(errno));
+        return CLI_EXIT_FAILURE;
+    }
+    sr_status status =
+        sr_eval_report_write_json(report, ds, args->data, args->reference, out, &err);
+    if (!to_stdout && fclose(out) != 0 && status == SR_OK)
+        status = sr_error_set(&err, SR_ERR_IO, args->json, 0, NULL, "failed to close: %s",
+                              strerror(errno));
+    if (status != SR_OK) {
+        cli_report_error(&err);
+        return CLI_EXIT_FAILURE;
+    }
+    return CLI_EXIT_OK;
+}
 
 int cmd_eval(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "seqroute eval: not built yet\n");
-    return CLI_EXIT_FAILURE;
+    eval_args args = {0};
+    args.seed = SR_EVAL_DEFAULT_SEED;
+    args.eta = SR_MDP_DEFAULT_ETA;
+    args.bankrupt = SR_BANKRUPT_UNSERVED;
+    args.reserve = SR_HEURISTIC_DEFAULT_RESERVE;
+
+    sr_dataset data;
+    sr_dataset reference;
+    sr_dataset_init(&data);
+    sr_dataset_init(&reference);
+    sr_eval_report report = {0};
+
+    int code = parse_args(argc, argv, &args);
+    if (code >= 0)
+        goto out;
+    cli_log_init(args.verbose);
+
+    /* Load the data, and the reference data when it is another file. */
+    code = load(args.data, args.skip_invalid, &data);
+    if (code == CLI_EXIT_OK && args.reference != NULL)
+        code = load(args.reference, args.skip_invalid, &reference);
+    if (code != CLI_EXIT_OK)
+        goto out;
+
+    /* Settings. */
+    sr_eval_request request;
+    memset(&request, 0, sizeof(request));
+    request.policies = (const char *const *)args.policies;
+    request.n_policies = args.n_policies;
+    request.budgets = args.budgets;
+    request.n_budgets = args.n_budgets;
+    request.budgets_are_fractions = args.fractions;
+    sr_eval_options_default(&request.eval);
+    request.eval.seed = args.seed;
+    request.eval.mdp.eta = args.eta;
+    request.eval.mdp.bankrupt_mode = args.bankrupt;
+    code = resolve_fallback(&args, &data, &request.eval.mdp);
+    if (code != CLI_EXIT_OK)
+        goto out;
+    sr_policy_options_default(&request.policy);
+    request.policy.reference = args.reference ? &reference : NULL;
+    request.policy.heuristic_reserve = args.reserve;
+    request.policy.heuristic_true_remaining = args.true_remaining;
+
+    /* Run and report. */
+    sr_error err;
+    sr_error_clear(&err);
+    sr_status status = sr_eval_report_build(&data, &request, &report, &err);
+    if (status != SR_OK) {
+        cli_report_error(&err);
+        code = status == SR_ERR_NOT_FOUND ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
+        goto out;
+    }
+    const bool json_to_stdout = args.json != NULL && strcmp(args.json, "-") == 0;
+    print_table(json_to_stdout ? stderr : stdout, &report, &data, &args);
+    code = args.json != NULL ? write_json(&args, &report, &data) : CLI_EXIT_OK;
+    if (code == CLI_EXIT_OK && fflush(stdout) != 0) {
+        fprintf(stderr, "seqroute eval: error: failed to write standard output\n");
+        code = CLI_EXIT_FAILURE;
+    }
+
+out:
+    sr_eval_report_free(&report);
+    sr_dataset_free(&data);
+    sr_dataset_free(&reference);
+    cli_free_strings(args.policies, args.n_policies);
+    free(args.budgets);
+    return code;
 }

@@ -1,0 +1,170 @@
+/*
+ * eval.h - offline evaluation of routing policies: run a policy over every
+ * session of a dataset at one starting budget through the MDP simulator and
+ * summarise cost, bankruptcy, quality, return and model choice.
+ *
+ * Every metric is defined in docs/EVALUATION.md; the short forms are beside
+ * the fields below.  Evaluation is deterministic for a given seed: session
+ * i's random stream is derived from the seed and a hash of the session id,
+ * so it also does not depend on the order of sessions in the file.
+ *
+ * Thread-safety: functions here only read the dataset; a policy instance
+ * must not be shared between concurrent evaluations.
+ */
+#ifndef SEQROUTE_EVAL_H
+#define SEQROUTE_EVAL_H
+
+#include <stdio.h>
+
+#include "seqroute/common.h"
+#include "seqroute/dataset.h"
+#include "seqroute/mdp.h"
+#include "seqroute/policy.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Two-sided 95% standard normal quantile, used by every interval here. */
+#define SR_EVAL_Z95 1.959963984540054
+
+/* Default evaluation seed, reported with the results. */
+#define SR_EVAL_DEFAULT_SEED 1
+
+typedef struct sr_eval_options {
+    sr_mdp_config mdp; /* the horizon must be 0: evaluation runs whole sessions */
+    uint64_t seed;
+} sr_eval_options;
+
+/*
+ * Metrics of one (policy, budget) run.  NAN marks a value that is undefined
+ * (written as JSON null): a zero denominator or too few data.
+ */
+typedef struct sr_eval_metrics {
+    char name[SR_POLICY_NAME_MAX];
+    double budget;          /* starting budget B_0 of every session */
+    double budget_frac;     /* B_0 / C_ref when budgets were given as fractions, else NAN */
+    size_t sessions;
+    double mean_cost;       /* spend per session, bankrupt call included */
+    double mean_cost_ci[2]; /* 95% normal interval of mean_cost; NAN for < 2 sessions */
+    double bankruptcy_rate; /* bankrupt sessions / sessions */
+    double bankruptcy_ci[2];     /* 95% Wilson interval of bankruptcy_rate */
+    double mean_quality;         /* served quality / all turns (unserved turns count 0) */
+    double mean_quality_served;  /* served quality / served turns */
+    double mean_return;          /* undiscounted MDP return per session */
+    int n_models;
+    double model_share[SR_MAX_MODELS]; /* calls of each model / all calls */
+    double oracle_gap_closed;    /* (Q - Q_cheapest) / (Q_oracle - Q_cheapest) */
+    double cost_reduction_vs_strongest; /* 1 - mean_cost / mean_cost(always-strongest) */
+    double p_expensive_slope;    /* OLS slope of 1[most expensive] on b_t / B_0 */
+
+    /* Raw counts behind the rates. */
+    size_t bankrupt_sessions;
+    size_t turns;        /* all turns of all sessions */
+    size_t served_turns; /* turns answered within budget */
+    size_t calls;        /* calls made, bankrupt calls included */
+    size_t replaced_calls; /* requests replaced by the fallback model */
+    size_t decisions;    /* decisions entering p_expensive_slope */
+} sr_eval_metrics;
+
+/* Fills `options` with the default MDP and SR_EVAL_DEFAULT_SEED. */
+void sr_eval_options_default(sr_eval_options *options);
+
+/*
+ * Returns the catalogue index of the model with the highest mean cost per
+ * turn over the present outcomes of `ds` (first in catalogue order on ties),
+ * or -1 when the dataset has no outcome at all.
+ */
+int sr_eval_most_expensive(const sr_dataset *ds);
+
+/*
+ * Returns C_ref: the mean over sessions of the total cost of always calling
+ * sr_eval_most_expensive(ds).  NAN when the dataset is empty or that model
+ * lacks an outcome somewhere.
+ */
+double sr_eval_c_ref(const sr_dataset *ds);
+
+/*
+ * Computes the 95%-style Wilson score interval for `successes` out of
+ * `trials` with normal quantile `z`.  With 0 trials the interval is [0, 1].
+ */
+void sr_eval_wilson(size_t successes, size_t trials, double z, double *lo, double *hi);
+
+/*
+ * Runs `policy` over every session of `ds` starting each with `budget` and
+ * fills `metrics` (the comparison fields oracle_gap_closed and
+ * cost_reduction_vs_strongest are left NAN; see sr_eval_compare).  Returns
+ * SR_ERR_INVALID for a bad budget, configuration or an empty dataset, for a
+ * policy action outside the catalogue, or when a called model has no outcome
+ * (the message names session, turn and model); other statuses come from the
+ * policy.
+ */
+sr_status sr_eval_policy(sr_policy *policy, const sr_dataset *ds, double budget,
+                         const sr_eval_options *options, sr_eval_metrics *metrics,
+                         sr_error *err);
+
+/*
+ * Fills the comparison metrics of `row` from the always-cheapest,
+ * always-strongest and oracle runs at the same budget.  Any of the three may
+ * be NULL, leaving the metric it feeds NAN.
+ */
+void sr_eval_compare(sr_eval_metrics *row, const sr_eval_metrics *cheapest,
+                     const sr_eval_metrics *strongest, const sr_eval_metrics *oracle);
+
+/* ---- a full report over policies and budgets --------------------------------- */
+
+typedef struct sr_eval_request {
+    /* Policy names as for sr_policy_create, plus "all" for every baseline and the oracle. */
+    const char *const *policies;
+    size_t n_policies;
+    /* Starting budgets, absolute or as fractions of C_ref. */
+    const double *budgets;
+    size_t n_budgets;
+    bool budgets_are_fractions;
+    sr_eval_options eval;
+    /* Policy settings; its mdp field is replaced by eval.mdp so the oracle plans what is run. */
+    sr_policy_options policy;
+} sr_eval_request;
+
+typedef struct sr_eval_report {
+    uint64_t seed;
+    size_t sessions;
+    double c_ref;
+    int c_ref_model; /* the model behind C_ref (sr_eval_most_expensive) */
+    sr_mdp_config mdp;
+    double heuristic_reserve;
+    bool heuristic_true_remaining;
+    sr_eval_metrics *rows; /* budget-major: every policy at budget 1, then budget 2, ... */
+    size_t n_rows;
+} sr_eval_report;
+
+/*
+ * Evaluates every requested policy at every budget and fills `report`,
+ * which the caller releases with sr_eval_report_free.  Policy names are
+ * all checked before anything runs; an unknown one fails with the message
+ * of sr_policy_create.  Always-cheapest, always-strongest and the oracle
+ * also run at every budget (without rows unless requested) to fill the
+ * comparison metrics.  Duplicate names keep their first occurrence.
+ */
+sr_status sr_eval_report_build(const sr_dataset *ds, const sr_eval_request *request,
+                               sr_eval_report *report, sr_error *err);
+
+/* Releases the rows of `report` and clears it. */
+void sr_eval_report_free(sr_eval_report *report);
+
+/*
+ * Writes `report` as one JSON document (schema in docs/EVALUATION.md) to
+ * `out`, naming the data as `data_name` and the reference data as
+ * `reference_name` (NULL when the evaluation data served as reference).
+ * Model names come from the catalogue of `ds`.  Returns SR_ERR_IO when the
+ * write fails, SR_ERR_NOMEM when building the document fails.
+ */
+sr_status sr_eval_report_write_json(const sr_eval_report *report, const sr_dataset *ds,
+                                    const char *data_name, const char *reference_name,
+                                    FILE *out, sr_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SEQROUTE_EVAL_H */
