@@ -76,8 +76,9 @@ void sr_eval_wilson(size_t successes, size_t trials, double z, double *lo, doubl
     const double denominator = 1 + z2 / n;
     const double centre = (p + z2 / (2 * n)) / denominator;
     const double half = z * sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denominator;
-    *lo = fmax(0.0, centre - half);
-    *hi = fmin(1.0, centre + half);
+    /* At 0 or n successes the bound is exactly 0 or 1; rounding would leave ~1e-17. */
+    *lo = successes == 0 ? 0.0 : fmax(0.0, centre - half);
+    *hi = successes == trials ? 1.0 : fmin(1.0, centre + half);
 }
 
 /* FNV-1a 64-bit hash of a session id, the per-session random stream index. */
