@@ -199,8 +199,7 @@ static void finish_metrics(const eval_accumulator *acc, int n_models, sr_eval_me
     sr_eval_wilson(m->bankrupt_sessions, acc->sessions, SR_EVAL_Z95, &m->bankruptcy_ci[0],
                    &m->bankruptcy_ci[1]);
     m->mean_quality = m->turns ? acc->served_quality / (double)m->turns : NAN;
-    m->mean_quality_served = m->served_turns ? acc->served_quality / (double)m->served_turns
-                                             : NAN;
+    m->mean_quality_served = m->served_turns ? acc->served_quality / (double)m->served_turns : NAN;
     m->mean_return = acc->return_sum / n;
 
     m->n_models = n_models;
@@ -213,8 +212,7 @@ static void finish_metrics(const eval_accumulator *acc, int n_models, sr_eval_me
 }
 
 sr_status sr_eval_policy(sr_policy *policy, const sr_dataset *ds, double budget,
-                         const sr_eval_options *options, sr_eval_metrics *metrics,
-                         sr_error *err)
+                         const sr_eval_options *options, sr_eval_metrics *metrics, sr_error *err)
 {
     if (!isfinite(budget) || budget < 0)
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "budget",
@@ -254,8 +252,8 @@ sr_status sr_eval_policy(sr_policy *policy, const sr_dataset *ds, double budget,
     finish_metrics(acc, ds->catalogue.n_models, metrics);
     free(acc);
 
-    sr_log(SR_LOG_DEBUG, "eval_run policy=%s budget=%.17g sessions=%zu bankrupt=%zu",
-           metrics->name, budget, metrics->sessions, metrics->bankrupt_sessions);
+    sr_log(SR_LOG_DEBUG, "eval_run policy=%s budget=%.17g sessions=%zu bankrupt=%zu", metrics->name,
+           budget, metrics->sessions, metrics->bankrupt_sessions);
     return SR_OK;
 }
 
@@ -276,8 +274,7 @@ void sr_eval_compare(sr_eval_metrics *row, const sr_eval_metrics *cheapest,
 /* ---- a full report ------------------------------------------------------------- */
 
 /* Names of the policies run to fill the comparison metrics. */
-static const char *const comparison_names[3] = {"always-cheapest", "always-strongest",
-                                                "oracle"};
+static const char *const comparison_names[3] = {"always-cheapest", "always-strongest", "oracle"};
 
 /* A growable list of borrowed or owned policy names, deduplicated. */
 typedef struct name_list {
@@ -490,8 +487,7 @@ static json_t *row_to_json(const sr_eval_metrics *m, const sr_dataset *ds)
         return NULL;
     }
     for (int k = 0; k < m->n_models; k++)
-        json_object_set_new(share, ds->catalogue.models[k].name,
-                            json_number(m->model_share[k]));
+        json_object_set_new(share, ds->catalogue.models[k].name, json_number(m->model_share[k]));
 
     json_object_set_new(row, "name", json_string(m->name));
     json_object_set_new(row, "budget", json_number(m->budget));
@@ -566,8 +562,8 @@ static json_t *report_to_json(const sr_eval_report *report, const sr_dataset *ds
 }
 
 sr_status sr_eval_report_write_json(const sr_eval_report *report, const sr_dataset *ds,
-                                    const char *data_name, const char *reference_name,
-                                    FILE *out, sr_error *err)
+                                    const char *data_name, const char *reference_name, FILE *out,
+                                    sr_error *err)
 {
     json_t *doc = report_to_json(report, ds, data_name, reference_name);
     if (doc == NULL)
@@ -579,7 +575,6 @@ sr_status sr_eval_report_write_json(const sr_eval_report *report, const sr_datas
     int rc = json_dumpf(doc, out, flags);
     json_decref(doc);
     if (rc != 0 || fputc('\n', out) == EOF || fflush(out) != 0)
-        return sr_error_set(err, SR_ERR_IO, NULL, 0, NULL,
-                            "failed to write the evaluation JSON");
+        return sr_error_set(err, SR_ERR_IO, NULL, 0, NULL, "failed to write the evaluation JSON");
     return SR_OK;
 }

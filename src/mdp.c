@@ -5,9 +5,9 @@
  * called (the fallback replaces an unaffordable request in fallback mode),
  * do the budget bookkeeping, then decide whether and why the episode ends.
  * The bankruptcy test is `budget - cost < 0` on the same doubles the
- * simulator carries forward, so a remaining budget exactly equal to the cost
- * leaves 0 and is not bankrupt, and the oracle, which repeats the same
- * subtraction, reproduces the simulator bit for bit.
+ * simulator carries forward.  A remaining budget exactly equal to the cost
+ * therefore leaves 0 and is not bankrupt.  The oracle repeats the same
+ * subtraction, so it reproduces the simulator bit for bit.
  */
 #include "seqroute/mdp.h"
 
@@ -29,8 +29,8 @@ sr_status sr_mdp_config_check(const sr_mdp_config *config, const sr_catalogue *c
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "eta",
                             "bankruptcy penalty %g is not a finite number >= 0", config->eta);
     if (!(config->gamma >= 0 && config->gamma <= 1))
-        return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "gamma",
-                            "discount %g is outside [0, 1]", config->gamma);
+        return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "gamma", "discount %g is outside [0, 1]",
+                            config->gamma);
     if (config->horizon < 0)
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "horizon",
                             "horizon %d is negative; use 0 for no cut", config->horizon);
@@ -100,8 +100,8 @@ sr_status sr_mdp_step(const sr_mdp_config *config, const sr_dataset *ds, size_t 
     const sr_session *s = &ds->sessions[session];
     if (t < 0 || t >= s->n_turns)
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "turn",
-                            "turn index %d is out of range for session '%s' of %d turns", t,
-                            s->id, s->n_turns);
+                            "turn index %d is out of range for session '%s' of %d turns", t, s->id,
+                            s->n_turns);
     if (action < 0 || action >= ds->catalogue.n_models)
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "action",
                             "action %d is not a model index (catalogue has %d models)", action,

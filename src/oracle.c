@@ -89,12 +89,16 @@ static int compare_nodes(const void *a, const void *b)
     return x->order < y->order ? -1 : (x->order > y->order);
 }
 
-/* Records an ending when it beats the best: higher value, then more budget left. */
+/*
+ * Records an ending when it beats the best: higher value, then more budget left.
+ * NOTE: the tie toward lower cost is exact when qualities are positive and eta > 0.
+ * With zero qualities or eta = 0 a pruned state can tie the best return more cheaply
+ * through a bankrupt ending, and then a dearer plan of equal return may be returned.
+ */
 static void offer_ending(oracle_best *best, double value, double budget, int32_t parent,
                          int32_t action, int turn, bool bankrupt)
 {
-    if (best->found &&
-        !(value > best->value || (value == best->value && budget > best->budget)))
+    if (best->found && !(value > best->value || (value == best->value && budget > best->budget)))
         return;
     best->found = true;
     best->value = value;
@@ -111,8 +115,7 @@ static void offer_ending(oracle_best *best, double value, double budget, int32_t
  */
 static sr_status expand_layer(const sr_mdp_config *config, const sr_dataset *ds,
                               const sr_session *s, int t, const node_vec *store, size_t first,
-                              size_t width, node_vec *children, oracle_best *best,
-                              sr_error *err)
+                              size_t width, node_vec *children, oracle_best *best, sr_error *err)
 {
     const int n_models = ds->catalogue.n_models;
     const size_t turn = s->first_turn + (size_t)t;
@@ -146,8 +149,8 @@ static sr_status expand_layer(const sr_mdp_config *config, const sr_dataset *ds,
                 continue;
             }
             if (last) {
-                offer_ending(best, node->quality + o->quality, left, (int32_t)(first + i), a,
-                             t, false);
+                offer_ending(best, node->quality + o->quality, left, (int32_t)(first + i), a, t,
+                             false);
                 continue;
             }
             oracle_node *child = &children->items[children->count];
@@ -201,8 +204,8 @@ static void compute_margins(const sr_dataset *ds, const sr_session *s, double *m
     }
 }
 
-static sr_status check_arguments(const sr_mdp_config *config, const sr_dataset *ds,
-                                 size_t session, double budget, sr_error *err)
+static sr_status check_arguments(const sr_mdp_config *config, const sr_dataset *ds, size_t session,
+                                 double budget, sr_error *err)
 {
     if (session >= ds->n_sessions)
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "session",
@@ -226,8 +229,8 @@ static sr_status check_arguments(const sr_mdp_config *config, const sr_dataset *
             any = sr_dataset_outcome(ds, s->first_turn + (size_t)t, a)->present;
         if (!any)
             return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "outcomes",
-                                "oracle: session '%s' turn %d has no outcome for any model",
-                                s->id, t + 1);
+                                "oracle: session '%s' turn %d has no outcome for any model", s->id,
+                                t + 1);
     }
     return SR_OK;
 }
@@ -250,7 +253,7 @@ sr_status sr_oracle_solve(const sr_mdp_config *config, const sr_dataset *ds, siz
     }
     compute_margins(ds, s, margins);
 
-    /* Forward pass: layer t holds the Pareto states before the call of turn t. */
+    /* Forward pass: layer t contains the Pareto states before the call of turn t. */
     store.items[0] = (oracle_node){budget, 0.0, -1, -1, 0};
     store.count = 1;
     size_t first = 0;

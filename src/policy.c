@@ -270,8 +270,7 @@ static sr_status create_fixed(const char *name, int model, sr_policy **out, sr_e
 }
 
 static sr_status create_heuristic(const char *name, const sr_model_stats *stats,
-                                  const sr_policy_options *options, sr_policy **out,
-                                  sr_error *err)
+                                  const sr_policy_options *options, sr_policy **out, sr_error *err)
 {
     if (!isfinite(options->heuristic_reserve) || options->heuristic_reserve < 0)
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "reserve",
@@ -312,8 +311,8 @@ static sr_status create_oracle(const sr_dataset *ds, const sr_policy_options *op
     return SR_OK;
 }
 
-sr_status sr_policy_create(const char *name, const sr_dataset *ds,
-                           const sr_policy_options *options, sr_policy **policy, sr_error *err)
+sr_status sr_policy_create(const char *name, const sr_dataset *ds, const sr_policy_options *options,
+                           sr_policy **policy, sr_error *err)
 {
     sr_policy_options defaults;
     if (options == NULL) {
@@ -325,8 +324,8 @@ sr_status sr_policy_create(const char *name, const sr_dataset *ds,
         return unknown_name("", &ds->catalogue, err);
     if (strlen(name) >= SR_POLICY_NAME_MAX)
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "policy",
-                            "policy name of %zu bytes is longer than the limit of %d",
-                            strlen(name), SR_POLICY_NAME_MAX - 1);
+                            "policy name of %zu bytes is longer than the limit of %d", strlen(name),
+                            SR_POLICY_NAME_MAX - 1);
     if (ds->catalogue.n_models == 0)
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "models",
                             "the catalogue has no models to route between");

@@ -177,8 +177,10 @@ static int parse_args(int argc, char **argv, eval_args *args)
             else if (strcmp(optarg, "fallback") == 0)
                 args->bankrupt = SR_BANKRUPT_FALLBACK;
             else {
-                cli_usage_error(COMMAND, "option --bankrupt: '%s' is not 'unserved' or "
-                                         "'fallback'", optarg);
+                cli_usage_error(COMMAND,
+                                "option --bankrupt: '%s' is not 'unserved' or "
+                                "'fallback'",
+                                optarg);
                 return CLI_EXIT_USAGE;
             }
             break;
@@ -205,8 +207,7 @@ static int parse_args(int argc, char **argv, eval_args *args)
             print_help(stdout);
             return CLI_EXIT_OK;
         default:
-            cli_usage_error(COMMAND, "unknown option or missing value in '%s'",
-                            argv[optind - 1]);
+            cli_usage_error(COMMAND, "unknown option or missing value in '%s'", argv[optind - 1]);
             return CLI_EXIT_USAGE;
         }
     }
@@ -259,8 +260,7 @@ static int load(const char *path, bool skip_invalid, sr_dataset *ds)
         return CLI_EXIT_FAILURE;
     }
     if (skipped > 0)
-        fprintf(stderr, "seqroute eval: %s: skipped %zu invalid session lines\n", path,
-                skipped);
+        fprintf(stderr, "seqroute eval: %s: skipped %zu invalid session lines\n", path, skipped);
     return CLI_EXIT_OK;
 }
 
@@ -272,8 +272,9 @@ static int resolve_fallback(const eval_args *args, const sr_dataset *ds, sr_mdp_
     if (args->fallback_model != NULL) {
         config->fallback_model = sr_dataset_find_model(ds, args->fallback_model);
         if (config->fallback_model < 0) {
-            cli_usage_error(COMMAND, "option --fallback-model: model '%s' is not in the "
-                                     "catalogue of %s",
+            cli_usage_error(COMMAND,
+                            "option --fallback-model: model '%s' is not in the "
+                            "catalogue of %s",
                             args->fallback_model, args->data);
             return CLI_EXIT_USAGE;
         }
@@ -306,9 +307,8 @@ static void format_top_shares(const sr_eval_metrics *row, const sr_dataset *ds, 
         if (best < 0)
             break;
         used[best] = true;
-        length += (size_t)snprintf(text + length, size - length, "%s%s %.0f%%",
-                                   n ? "  " : "", ds->catalogue.models[best].name,
-                                   100 * row->model_share[best]);
+        length += (size_t)snprintf(text + length, size - length, "%s%s %.0f%%", n ? "  " : "",
+                                   ds->catalogue.models[best].name, 100 * row->model_share[best]);
     }
 }
 
@@ -332,8 +332,8 @@ static void print_table(FILE *out, const sr_eval_report *report, const sr_datase
     }
 
     /* Header lines: what was run, with what. */
-    fprintf(out, "data %s: %zu sessions, seed %llu, eta %g, bankrupt treatment %s\n",
-            args->data, report->sessions, (unsigned long long)report->seed, report->mdp.eta,
+    fprintf(out, "data %s: %zu sessions, seed %llu, eta %g, bankrupt treatment %s\n", args->data,
+            report->sessions, (unsigned long long)report->seed, report->mdp.eta,
             sr_bankrupt_mode_name(report->mdp.bankrupt_mode));
     if (report->c_ref_model >= 0)
         fprintf(out, "C_ref %.6g %s (mean cost of an always-%s session)\n", report->c_ref,
@@ -366,8 +366,7 @@ static void print_table(FILE *out, const sr_eval_report *report, const sr_datase
     }
 }
 
-static int write_json(const eval_args *args, const sr_eval_report *report,
-                      const sr_dataset *ds)
+static int write_json(const eval_args *args, const sr_eval_report *report, const sr_dataset *ds)
 {
     sr_error err;
     sr_error_clear(&err);

@@ -42,29 +42,29 @@ typedef struct sr_eval_options {
  */
 typedef struct sr_eval_metrics {
     char name[SR_POLICY_NAME_MAX];
-    double budget;          /* starting budget B_0 of every session */
-    double budget_frac;     /* B_0 / C_ref when budgets were given as fractions, else NAN */
+    double budget;      /* starting budget B_0 of every session */
+    double budget_frac; /* B_0 / C_ref when budgets were given as fractions, else NAN */
     size_t sessions;
-    double mean_cost;       /* spend per session, bankrupt call included */
-    double mean_cost_ci[2]; /* 95% normal interval of mean_cost; NAN for < 2 sessions */
-    double bankruptcy_rate; /* bankrupt sessions / sessions */
-    double bankruptcy_ci[2];     /* 95% Wilson interval of bankruptcy_rate */
-    double mean_quality;         /* served quality / all turns (unserved turns count 0) */
-    double mean_quality_served;  /* served quality / served turns */
-    double mean_return;          /* undiscounted MDP return per session */
+    double mean_cost;           /* spend per session, bankrupt call included */
+    double mean_cost_ci[2];     /* 95% normal interval of mean_cost; NAN for < 2 sessions */
+    double bankruptcy_rate;     /* bankrupt sessions / sessions */
+    double bankruptcy_ci[2];    /* 95% Wilson interval of bankruptcy_rate */
+    double mean_quality;        /* served quality / all turns (unserved turns count 0) */
+    double mean_quality_served; /* served quality / served turns */
+    double mean_return;         /* undiscounted MDP return per session */
     int n_models;
-    double model_share[SR_MAX_MODELS]; /* calls of each model / all calls */
-    double oracle_gap_closed;    /* (Q - Q_cheapest) / (Q_oracle - Q_cheapest) */
+    double model_share[SR_MAX_MODELS];  /* calls of each model / all calls */
+    double oracle_gap_closed;           /* (Q - Q_cheapest) / (Q_oracle - Q_cheapest) */
     double cost_reduction_vs_strongest; /* 1 - mean_cost / mean_cost(always-strongest) */
-    double p_expensive_slope;    /* OLS slope of 1[most expensive] on b_t / B_0 */
+    double p_expensive_slope;           /* OLS slope of 1[most expensive] on b_t / B_0 */
 
     /* Raw counts behind the rates. */
     size_t bankrupt_sessions;
-    size_t turns;        /* all turns of all sessions */
-    size_t served_turns; /* turns answered within budget */
-    size_t calls;        /* calls made, bankrupt calls included */
+    size_t turns;          /* all turns of all sessions */
+    size_t served_turns;   /* turns answered within budget */
+    size_t calls;          /* calls made, bankrupt calls included */
     size_t replaced_calls; /* requests replaced by the fallback model */
-    size_t decisions;    /* decisions entering p_expensive_slope */
+    size_t decisions;      /* decisions entering p_expensive_slope */
 } sr_eval_metrics;
 
 /* Fills `options` with the default MDP and SR_EVAL_DEFAULT_SEED. */
@@ -85,8 +85,8 @@ int sr_eval_most_expensive(const sr_dataset *ds);
 double sr_eval_c_ref(const sr_dataset *ds);
 
 /*
- * Computes the 95%-style Wilson score interval for `successes` out of
- * `trials` with normal quantile `z`.  With 0 trials the interval is [0, 1].
+ * Computes the Wilson score interval for `successes` out of `trials` with
+ * normal quantile `z` (SR_EVAL_Z95 for 95%).  With 0 trials it is [0, 1].
  */
 void sr_eval_wilson(size_t successes, size_t trials, double z, double *lo, double *hi);
 
@@ -100,8 +100,7 @@ void sr_eval_wilson(size_t successes, size_t trials, double z, double *lo, doubl
  * policy.
  */
 sr_status sr_eval_policy(sr_policy *policy, const sr_dataset *ds, double budget,
-                         const sr_eval_options *options, sr_eval_metrics *metrics,
-                         sr_error *err);
+                         const sr_eval_options *options, sr_eval_metrics *metrics, sr_error *err);
 
 /*
  * Fills the comparison metrics of `row` from the always-cheapest,
@@ -160,8 +159,8 @@ void sr_eval_report_free(sr_eval_report *report);
  * write fails, SR_ERR_NOMEM when building the document fails.
  */
 sr_status sr_eval_report_write_json(const sr_eval_report *report, const sr_dataset *ds,
-                                    const char *data_name, const char *reference_name,
-                                    FILE *out, sr_error *err);
+                                    const char *data_name, const char *reference_name, FILE *out,
+                                    sr_error *err);
 
 #ifdef __cplusplus
 }

@@ -11,9 +11,9 @@
  *   r_t = q_t(a), or q_t(a) - eta when bankrupt
  *
  * The episode ends after the last turn, at bankruptcy, or at an optional
- * horizon cut H.  Bankruptcy and the last turn are terminations (the value
- * of the next state is 0); the horizon cut is a truncation (learning code
- * should bootstrap from the next state).  When bankruptcy and the cut fall
+ * horizon cut H.  Bankruptcy and the last turn are terminations, so the
+ * value of the next state is 0.  The horizon cut is a truncation, so learning
+ * code should bootstrap from the next state.  When bankruptcy and the cut fall
  * on one step, bankruptcy wins; when the last turn and the cut coincide,
  * the last turn wins.
  *
@@ -60,22 +60,22 @@ typedef enum sr_end_reason {
 } sr_end_reason;
 
 typedef struct sr_mdp_config {
-    double eta;                   /* bankruptcy penalty, >= 0 */
-    double gamma;                 /* discount for learning code, in [0, 1] */
-    int horizon;                  /* H: truncate after H steps; 0 means no cut */
+    double eta;   /* bankruptcy penalty, >= 0 */
+    double gamma; /* discount for learning code, in [0, 1] */
+    int horizon;  /* H: truncate after H steps; 0 means no cut */
     sr_bankrupt_mode bankrupt_mode;
-    int fallback_model;           /* catalogue index, required in fallback mode; else -1 */
+    int fallback_model; /* catalogue index, required in fallback mode; else -1 */
 } sr_mdp_config;
 
 /* Outcome of one step. */
 typedef struct sr_mdp_step_result {
-    int requested;     /* the action the policy chose */
-    int called;        /* the model actually called (the fallback when it replaced one) */
-    bool replaced;     /* true when the fallback replaced the requested model */
-    double quality;    /* q_t(called) */
-    double cost;       /* c_t(called), counted in spend even on bankruptcy */
-    double reward;     /* quality, minus eta when bankrupt */
-    double budget;     /* b_{t+1} = b_t - cost; negative exactly when bankrupt */
+    int requested;  /* the action the policy chose */
+    int called;     /* the model actually called (the fallback when it replaced one) */
+    bool replaced;  /* true when the fallback replaced the requested model */
+    double quality; /* q_t(called) */
+    double cost;    /* c_t(called), counted in spend even on bankruptcy */
+    double reward;  /* quality, minus eta when bankrupt */
+    double budget;  /* b_{t+1} = b_t - cost; negative exactly when bankrupt */
     bool bankrupt;
     bool done;         /* the episode ended at this step, for any reason */
     bool terminal;     /* done by termination (last turn or bankruptcy), not by the cut */

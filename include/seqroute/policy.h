@@ -32,7 +32,7 @@
 extern "C" {
 #endif
 
-/* Longest policy name kept, including "always:" and a model name. */
+/* Maximum length of a policy name, including "always:" and a model name. */
 #define SR_POLICY_NAME_MAX (SR_MAX_NAME_BYTES + 16)
 
 /*
@@ -87,9 +87,9 @@ typedef struct sr_model_stats {
     double mean_quality[SR_MAX_MODELS]; /* mean quality per turn in the reference */
     double mean_cost[SR_MAX_MODELS];    /* mean cost per turn in the reference, c-hat(a) */
     double mean_session_turns;          /* mean session length of the reference */
-    int cheapest;       /* lowest mean cost; ties to higher mean quality */
-    int strongest;      /* highest mean quality; ties to lower mean cost */
-    int most_expensive; /* highest mean cost; ties to the first in the catalogue */
+    int cheapest;                       /* lowest mean cost; ties to higher mean quality */
+    int strongest;                      /* highest mean quality; ties to lower mean cost */
+    int most_expensive;                 /* highest mean cost; ties to the first in the catalogue */
 } sr_model_stats;
 
 /*
@@ -135,17 +135,17 @@ void sr_policy_options_default(sr_policy_options *options);
  * SR_ERR_INVALID for bad options or statistics, SR_ERR_NOMEM on allocation
  * failure.  The new policy is stored in `*policy`, owned by the caller.
  */
-sr_status sr_policy_create(const char *name, const sr_dataset *ds,
-                           const sr_policy_options *options, sr_policy **policy, sr_error *err);
+sr_status sr_policy_create(const char *name, const sr_dataset *ds, const sr_policy_options *options,
+                           sr_policy **policy, sr_error *err);
 
 /* ---- hindsight oracle ------------------------------------------------------ */
 
 /* Result of planning one session with full knowledge of its outcomes. */
 typedef struct sr_oracle_plan {
-    double value;   /* undiscounted return of the plan */
-    double spent;   /* total cost of the plan, including a bankrupt call */
-    bool bankrupt;  /* the plan ends in bankruptcy (no affordable path was better) */
-    int n_actions;  /* actions in the plan: all turns, or up to the bankrupt one */
+    double value;  /* undiscounted return of the plan */
+    double spent;  /* total cost of the plan, including a bankrupt call */
+    bool bankrupt; /* the plan ends in bankruptcy (no affordable path was better) */
+    int n_actions; /* actions in the plan: all turns, or up to the bankrupt one */
 } sr_oracle_plan;
 
 /* Hard cap on the Pareto states kept for one turn; beyond it planning fails. */

@@ -317,10 +317,20 @@ static void json_has_schema_keys(void **state)
 {
     (void)state;
     static const char *const names[] = {"always:strong", "oracle"};
-    static const char *const row_keys[] = {
-        "name", "budget", "sessions", "mean_cost", "mean_cost_ci", "bankruptcy_rate",
-        "bankruptcy_ci", "mean_quality", "mean_quality_served", "mean_return", "model_share",
-        "oracle_gap_closed", "cost_reduction_vs_strongest", "p_expensive_slope"};
+    static const char *const row_keys[] = {"name",
+                                           "budget",
+                                           "sessions",
+                                           "mean_cost",
+                                           "mean_cost_ci",
+                                           "bankruptcy_rate",
+                                           "bankruptcy_ci",
+                                           "mean_quality",
+                                           "mean_quality_served",
+                                           "mean_return",
+                                           "model_share",
+                                           "oracle_gap_closed",
+                                           "cost_reduction_vs_strongest",
+                                           "p_expensive_slope"};
     sr_dataset ds;
     sr_eval_report report;
     sr_error err;
@@ -329,8 +339,7 @@ static void json_has_schema_keys(void **state)
 
     FILE *f = tmpfile();
     assert_non_null(f);
-    assert_int_equal(sr_eval_report_write_json(&report, &ds, "tiny.jsonl", NULL, f, &err),
-                     SR_OK);
+    assert_int_equal(sr_eval_report_write_json(&report, &ds, "tiny.jsonl", NULL, f, &err), SR_OK);
     rewind(f);
     json_error_t jerr;
     json_t *doc = json_loadf(f, 0, &jerr);
@@ -358,8 +367,8 @@ static void json_has_schema_keys(void **state)
     }
     json_t *first = json_array_get(rows, 0);
     assert_string_equal(json_string_value(json_object_get(first, "name")), "always:strong");
-    assert_true(json_real_value(json_object_get(json_object_get(first, "model_share"),
-                                                "strong")) == 1.0);
+    assert_true(json_real_value(json_object_get(json_object_get(first, "model_share"), "strong")) ==
+                1.0);
     assert_true(fabs(json_real_value(json_object_get(first, "bankruptcy_rate")) - 1.0 / 3) <
                 TOLERANCE);
     json_decref(doc);
@@ -448,8 +457,8 @@ static void build_many(sr_dataset *ds, int n_sessions)
             assert_int_equal(sr_dataset_add_turn(ds, NULL, NULL, 0, NULL, -1, &j, &err), SR_OK);
             for (int m = 0; m < 3; m++)
                 assert_int_equal(sr_dataset_set_outcome(ds, j, m, sr_rng_uniform(&rng),
-                                                        sr_rng_uniform(&rng) / (m + 1), NAN,
-                                                        NAN, &err),
+                                                        sr_rng_uniform(&rng) / (m + 1), NAN, NAN,
+                                                        &err),
                                  SR_OK);
         }
     }
@@ -503,17 +512,13 @@ static void eval_rejects_bad_input(void **state)
     assert_int_equal(sr_policy_create("always:weak", &ds, NULL, &policy, &err), SR_OK);
     sr_eval_options_default(&options);
 
-    assert_int_equal(sr_eval_policy(policy, &ds, -0.5, &options, &metrics, &err),
-                     SR_ERR_INVALID);
-    assert_int_equal(sr_eval_policy(policy, &ds, NAN, &options, &metrics, &err),
-                     SR_ERR_INVALID);
+    assert_int_equal(sr_eval_policy(policy, &ds, -0.5, &options, &metrics, &err), SR_ERR_INVALID);
+    assert_int_equal(sr_eval_policy(policy, &ds, NAN, &options, &metrics, &err), SR_ERR_INVALID);
     options.mdp.horizon = 1;
-    assert_int_equal(sr_eval_policy(policy, &ds, 1.0, &options, &metrics, &err),
-                     SR_ERR_INVALID);
+    assert_int_equal(sr_eval_policy(policy, &ds, 1.0, &options, &metrics, &err), SR_ERR_INVALID);
     sr_eval_options_default(&options);
     options.mdp.bankrupt_mode = SR_BANKRUPT_FALLBACK; /* with no fallback index */
-    assert_int_equal(sr_eval_policy(policy, &ds, 1.0, &options, &metrics, &err),
-                     SR_ERR_INVALID);
+    assert_int_equal(sr_eval_policy(policy, &ds, 1.0, &options, &metrics, &err), SR_ERR_INVALID);
     sr_eval_options_default(&options);
 
     sr_policy bad;
@@ -527,8 +532,7 @@ static void eval_rejects_bad_input(void **state)
     sr_dataset empty;
     sr_dataset_init(&empty);
     assert_int_equal(sr_dataset_add_model(&empty, "weak", NAN, NAN, NAN, false, &err), SR_OK);
-    assert_int_equal(sr_eval_policy(policy, &empty, 1.0, &options, &metrics, &err),
-                     SR_ERR_INVALID);
+    assert_int_equal(sr_eval_policy(policy, &empty, 1.0, &options, &metrics, &err), SR_ERR_INVALID);
     sr_dataset_free(&empty);
 
     /* Logged-only data: the policy calls a model without an outcome. */

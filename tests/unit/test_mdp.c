@@ -37,9 +37,9 @@ static void add_session(sr_dataset *ds, const char *id, const qc (*turns)[2], in
         size_t j;
         assert_int_equal(sr_dataset_add_turn(ds, NULL, NULL, 0, NULL, -1, &j, &err), SR_OK);
         for (int k = 0; k < 2; k++)
-            assert_int_equal(sr_dataset_set_outcome(ds, j, k, turns[t][k].q, turns[t][k].c, NAN,
-                                                    NAN, &err),
-                             SR_OK);
+            assert_int_equal(
+                sr_dataset_set_outcome(ds, j, k, turns[t][k].q, turns[t][k].c, NAN, NAN, &err),
+                SR_OK);
     }
 }
 
@@ -222,8 +222,8 @@ static void session_of_one_turn(void **state)
 }
 
 /* Walks all 50 turns with strong (cost 1/64 each) and returns the last step. */
-static void walk_fifty(const sr_dataset *ds, double budget, sr_mdp_step_result *last,
-                       int *steps, double *total_return)
+static void walk_fifty(const sr_dataset *ds, double budget, sr_mdp_step_result *last, int *steps,
+                       double *total_return)
 {
     sr_mdp_config config;
     sr_error err;

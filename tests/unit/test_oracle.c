@@ -55,7 +55,7 @@ static void simulate(const sr_mdp_config *config, const sr_dataset *ds, double b
     }
 }
 
-/* Enumerates every path of session 0 as a base-K counter. */
+/* Enumerates every request sequence of session 0, counting in base K. */
 static reference_result brute_force(const sr_mdp_config *config, const sr_dataset *ds,
                                     double budget)
 {
@@ -84,7 +84,7 @@ static reference_result brute_force(const sr_mdp_config *config, const sr_datase
     return result;
 }
 
-/* Small deterministic generator so the cases do not depend on libc. */
+/* Uniform draw in [0, 1) from the test's seeded generator. */
 static double draw(sr_rng *rng)
 {
     return sr_rng_uniform(rng);
@@ -362,8 +362,8 @@ static void oracle_long_session(void **state)
         const double quality[3] = {0.6 + 0.4 * draw(&rng), 0.3 + 0.5 * draw(&rng),
                                    0.4 * draw(&rng)};
         for (int m = 0; m < 3; m++)
-            assert_int_equal(
-                sr_dataset_set_outcome(&ds, j, m, quality[m], cost[m], NAN, NAN, &err), SR_OK);
+            assert_int_equal(sr_dataset_set_outcome(&ds, j, m, quality[m], cost[m], NAN, NAN, &err),
+                             SR_OK);
         cheapest_total += cost[2];
         cheapest_quality += quality[2];
     }
@@ -409,17 +409,13 @@ static void oracle_rejects_bad_arguments(void **state)
     sr_mdp_config_default(&config);
 
     /* The second turn has no outcome at all. */
-    assert_int_equal(sr_oracle_solve(&config, &ds, 0, 1.0, actions, &plan, &err),
-                     SR_ERR_INVALID);
+    assert_int_equal(sr_oracle_solve(&config, &ds, 0, 1.0, actions, &plan, &err), SR_ERR_INVALID);
     assert_non_null(strstr(err.message, "turn 2"));
 
-    assert_int_equal(sr_oracle_solve(&config, &ds, 1, 1.0, actions, &plan, &err),
-                     SR_ERR_INVALID);
-    assert_int_equal(sr_oracle_solve(&config, &ds, 0, -1.0, actions, &plan, &err),
-                     SR_ERR_INVALID);
+    assert_int_equal(sr_oracle_solve(&config, &ds, 1, 1.0, actions, &plan, &err), SR_ERR_INVALID);
+    assert_int_equal(sr_oracle_solve(&config, &ds, 0, -1.0, actions, &plan, &err), SR_ERR_INVALID);
     config.horizon = 1;
-    assert_int_equal(sr_oracle_solve(&config, &ds, 0, 1.0, actions, &plan, &err),
-                     SR_ERR_INVALID);
+    assert_int_equal(sr_oracle_solve(&config, &ds, 0, 1.0, actions, &plan, &err), SR_ERR_INVALID);
     sr_dataset_free(&ds);
 }
 

@@ -44,9 +44,9 @@ static void build_reference(sr_dataset *ds, const char *const *order)
                 int source = 0;
                 while (strcmp(names[source], order[m]) != 0)
                     source++;
-                assert_int_equal(sr_dataset_set_outcome(ds, j, m, quality[source], cost[source],
-                                                        NAN, NAN, &err),
-                                 SR_OK);
+                assert_int_equal(
+                    sr_dataset_set_outcome(ds, j, m, quality[source], cost[source], NAN, NAN, &err),
+                    SR_OK);
             }
         }
     }
@@ -164,8 +164,8 @@ static void create_by_name(void **state)
 static void create_rejects_unknown_names(void **state)
 {
     (void)state;
-    static const char *const bad[] = {"always:mdi", "always:", "heuristc", "", "Oracle",
-                                      "always-cheap", "always:mid "};
+    static const char *const bad[] = {"always:mdi", "always:",      "heuristc",   "",
+                                      "Oracle",     "always-cheap", "always:mid "};
     sr_dataset ds;
     build_reference(&ds, NULL);
 
@@ -229,14 +229,12 @@ static void heuristic_hand_case(void **state)
     sr_policy *policy = NULL;
     sr_error err;
     options.heuristic_reserve = -1.0;
-    assert_int_equal(sr_policy_create("heuristic", &ds, &options, &policy, &err),
-                     SR_ERR_INVALID);
+    assert_int_equal(sr_policy_create("heuristic", &ds, &options, &policy, &err), SR_ERR_INVALID);
     sr_dataset_free(&ds);
 }
 
 /* Draws the random policy's actions for session `session` of `ds`, as eval seeds them. */
-static void random_actions(const sr_dataset *ds, size_t session, uint64_t seed, int *actions,
-                           int n)
+static void random_actions(const sr_dataset *ds, size_t session, uint64_t seed, int *actions, int n)
 {
     sr_policy *policy = NULL;
     sr_error err;
@@ -287,7 +285,8 @@ static void oracle_policy_replays_plan(void **state)
     build_reference(&ds, NULL);
     sr_policy_options_default(&options);
 
-    /* Session r1 (4 turns), budget 1: mid four times (4 * 0.6 for exactly 1) beats big + mid + 2 small. */
+    /* Session r1 (4 turns), budget 1: mid four times (4 * 0.6 for exactly 1) beats big + mid + 2
+     * small. */
     int plan[4];
     sr_oracle_plan result;
     assert_int_equal(sr_oracle_solve(&options.mdp, &ds, 1, 1.0, plan, &result, &err), SR_OK);
