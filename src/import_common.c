@@ -121,13 +121,13 @@ sr_status sr_import_parse_turns(const char *text, int *turns_min, int *turns_max
 }
 
 /* Checks one "LEFT=RIGHT" option item; returns the position of '='. */
-static sr_status check_pair(const char *option, const char *item, const char *form,
-                            size_t *split, sr_error *err)
+static sr_status check_pair(const char *option, const char *item, const char *form, size_t *split,
+                            sr_error *err)
 {
     const char *eq = strchr(item, '=');
     if (eq == NULL || eq == item || eq[1] == '\0')
-        return sr_error_set(err, SR_ERR_INVALID, NULL, 0, option,
-                            "invalid value '%s'; expected %s", item, form);
+        return sr_error_set(err, SR_ERR_INVALID, NULL, 0, option, "invalid value '%s'; expected %s",
+                            item, form);
     *split = (size_t)(eq - item);
     return SR_OK;
 }
@@ -201,8 +201,8 @@ sr_status sr_import_check_options(const sr_import_options *options, sr_error *er
     }
 
     for (size_t i = 0; i < options->n_price_keys; i++) {
-        status = check_pair("--price-key", options->price_keys[i], "MODEL=LITELLM_KEY", &split,
-                            err);
+        status =
+            check_pair("--price-key", options->price_keys[i], "MODEL=LITELLM_KEY", &split, err);
         if (status != SR_OK)
             return status;
     }
@@ -324,8 +324,8 @@ static sr_status catalogue_load(const char *path, json_t **doc, sr_error *err)
     json_t *value = json_load_file(path, JSON_DISABLE_EOF_CHECK, &jerr);
 
     if (value == NULL)
-        return sr_error_set(err, SR_ERR_INVALID, path, jerr.line, NULL,
-                            "cannot read catalogue: %s", jerr.text);
+        return sr_error_set(err, SR_ERR_INVALID, path, jerr.line, NULL, "cannot read catalogue: %s",
+                            jerr.text);
     bool shaped = json_is_array(json_object_get(value, "models"));
     if (!shaped && json_is_object(value) && json_object_size(value) > 0) {
         const char *key;
@@ -348,8 +348,8 @@ static sr_status catalogue_load(const char *path, json_t **doc, sr_error *err)
     return SR_OK;
 }
 
-sr_status sr_import_resolve_prices(const sr_import_options *options, sr_dataset *ds,
-                                   char **sources, sr_error *err)
+sr_status sr_import_resolve_prices(const sr_import_options *options, sr_dataset *ds, char **sources,
+                                   sr_error *err)
 {
     sr_catalogue *cat = &ds->catalogue;
     sr_price_table *table = NULL;
@@ -408,7 +408,8 @@ sr_status sr_import_resolve_prices(const sr_import_options *options, sr_dataset 
             sr_error lookup_err;
             sr_status lookup = sr_price_table_find(table, m->name, &key, &lookup_err);
             if (lookup == SR_ERR_INVALID) {
-                status = sr_error_set(err, SR_ERR_NOT_FOUND, options->litellm_path, 0, m->name,
+                /* lookup_err.message already names the file and the model. */
+                status = sr_error_set(err, SR_ERR_NOT_FOUND, NULL, 0, NULL,
                                       "%s; pick one with --price-key %s=KEY or give "
                                       "--price %s=IN/OUT",
                                       lookup_err.message, m->name, m->name);
@@ -437,8 +438,9 @@ sr_status sr_import_resolve_prices(const sr_import_options *options, sr_dataset 
         m->input_price = isnan(per_call) ? in : NAN;
         m->output_price = isnan(per_call) ? out : NAN;
         m->cost_per_call = per_call;
-        sr_log(SR_LOG_INFO, "import_price model=%s input_price=%g output_price=%g "
-                            "cost_per_call=%g source=\"%s\"",
+        sr_log(SR_LOG_INFO,
+               "import_price model=%s input_price=%g output_price=%g "
+               "cost_per_call=%g source=\"%s\"",
                m->name, m->input_price, m->output_price, m->cost_per_call, source);
         if (sources != NULL)
             sources[k] = source;
@@ -603,8 +605,8 @@ sr_status sr_import_finish_chained(const sr_dataset *pool, const sr_import_optio
     sr_chain_result chain = {0};
     char turns[32];
 
-    sr_status status = sr_import_chain(pool, options->seed, options->turns_min,
-                                       options->turns_max, id_prefix, ds, &chain, err);
+    sr_status status = sr_import_chain(pool, options->seed, options->turns_min, options->turns_max,
+                                       id_prefix, ds, &chain, err);
     if (status != SR_OK) {
         json_decref(source);
         return status;
@@ -625,9 +627,9 @@ sr_status sr_import_finish_chained(const sr_dataset *pool, const sr_import_optio
     }
     json_object_set_new(chaining, "seed", json_integer((json_int_t)options->seed));
     json_object_set_new(chaining, "turns", json_string(turns));
-    json_object_set_new(chaining, "length", json_string(options->turns_min == options->turns_max
-                                                            ? "fixed"
-                                                            : "uniform per session"));
+    json_object_set_new(
+        chaining, "length",
+        json_string(options->turns_min == options->turns_max ? "fixed" : "uniform per session"));
     json_object_set_new(chaining, "items", json_integer((json_int_t)chain.items));
     json_object_set_new(chaining, "sessions", json_integer((json_int_t)chain.sessions));
     json_object_set_new(chaining, "remainder_turns", json_integer(chain.remainder_turns));
@@ -690,14 +692,13 @@ static void on_csv_field(void *field, size_t length, void *data)
     r->record_bytes += length;
     if (r->record_bytes > SR_MAX_LINE_BYTES) {
         r->status = sr_error_set(r->err, SR_ERR_INVALID, r->path, r->record_line, NULL,
-                                 "record is longer than the limit of %u bytes",
-                                 SR_MAX_LINE_BYTES);
+                                 "record is longer than the limit of %u bytes", SR_MAX_LINE_BYTES);
         return;
     }
     char *copy = malloc(length + 1);
     if (copy == NULL) {
-        r->status = sr_error_set(r->err, SR_ERR_NOMEM, r->path, r->record_line, NULL,
-                                 "out of memory");
+        r->status =
+            sr_error_set(r->err, SR_ERR_NOMEM, r->path, r->record_line, NULL, "out of memory");
         return;
     }
     if (length > 0)
@@ -779,8 +780,8 @@ sr_status sr_import_read_csv(const char *path, sr_csv_record_fn on_record, void 
                                     csv_strerror(csv_error(&parser)));
     }
     if (r.status == SR_OK && ferror(in))
-        r.status = sr_error_set(err, SR_ERR_IO, path, line_no, NULL, "read failed: %s",
-                                strerror(errno));
+        r.status =
+            sr_error_set(err, SR_ERR_IO, path, line_no, NULL, "read failed: %s", strerror(errno));
     if (r.status == SR_OK && csv_fini(&parser, on_csv_field, on_csv_record, &r) != 0 &&
         r.status == SR_OK)
         r.status = sr_error_set(err, SR_ERR_INVALID, path, r.record_line, NULL,

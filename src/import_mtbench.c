@@ -213,8 +213,7 @@ static sr_status read_jsonl(mtbench_state *st, const char *path, line_fn on_line
         json_t *value = json_loadb(line, (size_t)length, JSON_REJECT_DUPLICATES, &jerr);
         if (!json_is_object(value)) {
             status = sr_error_set(err, SR_ERR_INVALID, path, line_no, NULL,
-                                  value == NULL ? "invalid JSON: %s"
-                                                : "expected a JSON object%s",
+                                  value == NULL ? "invalid JSON: %s" : "expected a JSON object%s",
                                   value == NULL ? jerr.text : "");
             json_decref(value);
             break;
@@ -223,8 +222,8 @@ static sr_status read_jsonl(mtbench_state *st, const char *path, line_fn on_line
         json_decref(value);
     }
     if (status == SR_OK && ferror(in))
-        status = sr_error_set(err, SR_ERR_IO, path, line_no, NULL, "read failed: %s",
-                              strerror(errno));
+        status =
+            sr_error_set(err, SR_ERR_IO, path, line_no, NULL, "read failed: %s", strerror(errno));
     free(line);
     fclose(in);
     return status;
@@ -517,8 +516,8 @@ static sr_status add_session(mtbench_state *st, size_t q, sr_dataset *ds, sr_err
             double output_tokens = sr_import_estimate_tokens(row[t].answer);
             double cost = sr_catalogue_price(&ds->catalogue, k, input_tokens, output_tokens);
             double quality = (row[t].score - SCORE_MIN) / (SCORE_MAX - SCORE_MIN);
-            status = sr_dataset_set_outcome(ds, turn, k, quality, cost, input_tokens,
-                                            output_tokens, err);
+            status = sr_dataset_set_outcome(ds, turn, k, quality, cost, input_tokens, output_tokens,
+                                            err);
         }
     }
     return status;
@@ -549,8 +548,9 @@ static json_t *mtbench_source(const mtbench_state *st, const char *questions_pat
     json_object_set_new(source, "judgments", path_array(judgment_paths, n_judgment_paths));
     json_object_set_new(source, "answers", path_array(answer_paths, n_answer_paths));
     json_object_set_new(source, "judges", json_incref(st->judges));
-    json_object_set_new(source, "quality", json_string("(score - 1) / 9 of the judge's 1-10 "
-                                                       "score"));
+    json_object_set_new(source, "quality",
+                        json_string("(score - 1) / 9 of the judge's 1-10 "
+                                    "score"));
     json_object_set_new(source, "records", json_integer((json_int_t)st->records));
     json_object_set_new(source, "skipped_scores",
                         json_integer((json_int_t)st->counts.skipped_scores));
@@ -593,8 +593,8 @@ static void state_free(mtbench_state *st)
 
 sr_status sr_import_mtbench(const char *questions_path, const char *const *judgment_paths,
                             size_t n_judgment_paths, const char *const *answer_paths,
-                            size_t n_answer_paths, const sr_import_options *options,
-                            sr_dataset *ds, sr_import_report *report, sr_error *err)
+                            size_t n_answer_paths, const sr_import_options *options, sr_dataset *ds,
+                            sr_import_report *report, sr_error *err)
 {
     mtbench_state *st = NULL;
     char *price_sources[SR_MAX_MODELS] = {0};
@@ -658,8 +658,8 @@ sr_status sr_import_mtbench(const char *questions_path, const char *const *judgm
     if (status == SR_OK)
         status = sr_import_set_source(ds,
                                       mtbench_source(st, questions_path, judgment_paths,
-                                                     n_judgment_paths, answer_paths,
-                                                     n_answer_paths, ds, price_sources),
+                                                     n_judgment_paths, answer_paths, n_answer_paths,
+                                                     ds, price_sources),
                                       err);
 
     if (status == SR_OK && report != NULL) {

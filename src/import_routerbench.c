@@ -342,13 +342,12 @@ static sr_status read_header(routerbench_state *st, size_t n, char *const *field
     if (st->first_file) {
         if (options->n_models > 0) {
             for (size_t i = 0; status == SR_OK && i < options->n_models; i++)
-                status =
-                    sr_dataset_add_model(pool, options->models[i], NAN, NAN, NAN, false, err);
+                status = sr_dataset_add_model(pool, options->models[i], NAN, NAN, NAN, false, err);
         } else {
             for (size_t i = 0; status == SR_OK && i < n; i++)
                 if (cost_column_of(fields, n, i) >= 0)
-                    status = sr_dataset_add_model(pool, sr_import_rename(options, fields[i]),
-                                                  NAN, NAN, NAN, false, err);
+                    status = sr_dataset_add_model(pool, sr_import_rename(options, fields[i]), NAN,
+                                                  NAN, NAN, false, err);
         }
         if (status != SR_OK)
             return status;
@@ -388,8 +387,7 @@ static sr_status read_header(routerbench_state *st, size_t n, char *const *field
     }
     for (int k = 0; k < pool->catalogue.n_models; k++)
         if (st->quality_column[k] < 0)
-            return sr_error_set(err, SR_ERR_NOT_FOUND, st->path, 1,
-                                pool->catalogue.models[k].name,
+            return sr_error_set(err, SR_ERR_NOT_FOUND, st->path, 1, pool->catalogue.models[k].name,
                                 "no columns '%s' and '%s|total_cost' for model '%s'; models "
                                 "in this file: %s",
                                 pool->catalogue.models[k].name, pool->catalogue.models[k].name,
@@ -449,12 +447,10 @@ static sr_status read_row(routerbench_state *st, long line, size_t n, char *cons
         const char *q = fields[st->quality_column[k]];
         const char *c = fields[st->cost_column[k]];
         if (!parse_number(q, &quality[k]) || quality[k] < 0 || quality[k] > 1)
-            return sr_error_set(err, SR_ERR_INVALID, st->path, line,
-                                pool->catalogue.models[k].name,
+            return sr_error_set(err, SR_ERR_INVALID, st->path, line, pool->catalogue.models[k].name,
                                 "correctness '%s' is not a number in [0, 1]", q);
         if (!parse_number(c, &cost[k]) || cost[k] < 0)
-            return sr_error_set(err, SR_ERR_INVALID, st->path, line,
-                                pool->catalogue.models[k].name,
+            return sr_error_set(err, SR_ERR_INVALID, st->path, line, pool->catalogue.models[k].name,
                                 "cost '%s' in column '%s|total_cost' is not a finite "
                                 "non-negative number",
                                 c, pool->catalogue.models[k].name);
@@ -486,8 +482,8 @@ static sr_status read_row(routerbench_state *st, long line, size_t n, char *cons
     snprintf(id, sizeof(id), "item-%zu", pool->n_sessions + 1);
     status = sr_dataset_begin_session(pool, id, NAN, err);
     if (status == SR_OK)
-        status = sr_dataset_add_turn(pool, st->options->drop_text ? NULL : text, NULL, 0,
-                                     source_id, -1, &turn, err);
+        status = sr_dataset_add_turn(pool, st->options->drop_text ? NULL : text, NULL, 0, source_id,
+                                     -1, &turn, err);
     for (int k = 0; status == SR_OK && k < n_models; k++)
         status = sr_dataset_set_outcome(pool, turn, k, quality[k], cost[k], NAN, NAN, err);
     free(text);

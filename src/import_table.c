@@ -71,8 +71,8 @@ static sr_status add_item(table_state *st, const char *text, const char *source_
     snprintf(id, sizeof(id), "item-%zu", pool->n_sessions + 1);
     sr_status status = sr_dataset_begin_session(pool, id, NAN, err);
     if (status == SR_OK)
-        status = sr_dataset_add_turn(pool, st->options->drop_text ? NULL : text, NULL, 0,
-                                     source_id, -1, &turn, err);
+        status = sr_dataset_add_turn(pool, st->options->drop_text ? NULL : text, NULL, 0, source_id,
+                                     -1, &turn, err);
     for (int k = 0; status == SR_OK && k < pool->catalogue.n_models; k++)
         status = sr_dataset_set_outcome(pool, turn, k, quality[k], 0.0, input_tokens,
                                         output_tokens[k], err);
@@ -199,8 +199,7 @@ static sr_status read_csv_header(table_state *st, size_t n, char *const *fields,
     }
     for (int k = 0; k < pool->catalogue.n_models; k++)
         if (st->quality_column[k] < 0)
-            return sr_error_set(err, SR_ERR_NOT_FOUND, st->path, 1,
-                                pool->catalogue.models[k].name,
+            return sr_error_set(err, SR_ERR_NOT_FOUND, st->path, 1, pool->catalogue.models[k].name,
                                 "no correctness column for model '%s'; check --models and "
                                 "--rename",
                                 pool->catalogue.models[k].name);
@@ -225,8 +224,8 @@ static sr_status read_csv_row(table_state *st, long line, size_t n, char *const 
     for (int k = 0; k < n_models; k++) {
         if (fields[st->quality_column[k]][0] == '\0') {
             sr_log(SR_LOG_WARN,
-                   "import_skip_row file=%s line=%ld column=\"%s\" reason=\"empty cell\"",
-                   st->path, line, st->column_names[k]);
+                   "import_skip_row file=%s line=%ld column=\"%s\" reason=\"empty cell\"", st->path,
+                   line, st->column_names[k]);
             st->skipped++;
             return SR_OK;
         }
@@ -341,8 +340,8 @@ static sr_status read_json_item(table_state *st, size_t index, json_t *item, sr_
     }
 
     snprintf(source_id, sizeof(source_id), "%s#%zu", st->base, index);
-    sr_status status = add_item(st, json_string_value(question), source_id, quality,
-                                output_tokens, err);
+    sr_status status =
+        add_item(st, json_string_value(question), source_id, quality, output_tokens, err);
     if (status != SR_OK && err != NULL) {
         snprintf(err->path, sizeof(err->path), "%s", st->path);
         snprintf(err->field, sizeof(err->field), "[%zu]", index);

@@ -144,13 +144,13 @@ static bool check_kind_options(kind k, const char *kind_name, bool chain_given, 
         return false;
     }
     if (k != KIND_TABLE && output_tokens_given) {
-        cli_usage_error("import", "--output-tokens applies to 'table' only, not '%s'",
-                        kind_name);
+        cli_usage_error("import", "--output-tokens applies to 'table' only, not '%s'", kind_name);
         return false;
     }
     if (k != KIND_MTBENCH && mtbench_given) {
-        cli_usage_error("import", "--questions, --judgments and --answers apply to 'mtbench' "
-                                  "only, not '%s'",
+        cli_usage_error("import",
+                        "--questions, --judgments and --answers apply to 'mtbench' "
+                        "only, not '%s'",
                         kind_name);
         return false;
     }

@@ -15,11 +15,10 @@
  * the importer name, the input files, the skip counts, the cost model and,
  * where used, the chaining parameters, so results can name their data.
  *
- * Reporting: rows and records that are skipped (empty cells, unparseable
- * judge scores, duplicates, incomplete sessions) are reported one by one
- * through sr_log at warn level and counted in sr_import_report; nothing is
- * dropped silently.  Invalid values stop the import with an sr_error naming
- * file, line, field and value.
+ * Reporting: every skipped row or record (empty cells, unparseable judge
+ * scores, duplicates, incomplete sessions) is logged through sr_log and
+ * counted in sr_import_report, so nothing is dropped silently.  Invalid
+ * values stop the import with an sr_error naming file, line, field and value.
  *
  * Thread-safety: the importers share no global state; distinct calls on
  * distinct datasets may run concurrently (sr_log's callback must then be
@@ -38,13 +37,13 @@
 extern "C" {
 #endif
 
-/* Default chaining: seed 1 and four turns per session, the session length
- * used for RouteLLM-style data in the SeqRoute setting. */
+/* Default chaining: seed 1 and four turns per session, long enough for an
+ * early expensive call to constrain later turns; --turns changes it. */
 #define SR_IMPORT_DEFAULT_SEED 1
 #define SR_IMPORT_DEFAULT_TURNS 4
 
-/* Default output tokens of a table item without response text: an MMLU
- * answer is a single letter, which is one token. */
+/* Default output tokens of a table item without response text: MMLU
+ * responses are a single letter, which is one token. */
 #define SR_IMPORT_DEFAULT_OUTPUT_TOKENS 1.0
 
 /* Bytes per token of the length-based token estimate (UTF-8 bytes / 4). */
@@ -153,8 +152,8 @@ sr_status sr_import_table(const char *const *paths, size_t n_paths,
  */
 sr_status sr_import_mtbench(const char *questions_path, const char *const *judgment_paths,
                             size_t n_judgment_paths, const char *const *answer_paths,
-                            size_t n_answer_paths, const sr_import_options *options,
-                            sr_dataset *ds, sr_import_report *report, sr_error *err);
+                            size_t n_answer_paths, const sr_import_options *options, sr_dataset *ds,
+                            sr_import_report *report, sr_error *err);
 
 /* ---- building blocks shared by the importers ----------------------------- */
 
@@ -228,8 +227,8 @@ sr_status sr_import_check_options(const sr_import_options *options, sr_error *er
  * SR_ERR_NOT_FOUND listing every model left unpriced and the options that
  * fix it, or naming an ambiguous model with its candidate keys.
  */
-sr_status sr_import_resolve_prices(const sr_import_options *options, sr_dataset *ds,
-                                   char **sources, sr_error *err);
+sr_status sr_import_resolve_prices(const sr_import_options *options, sr_dataset *ds, char **sources,
+                                   sr_error *err);
 
 /* ---- CSV records with line numbers --------------------------------------- */
 

@@ -57,7 +57,8 @@ path, sessions, turns, models, outcomes = sys.argv[1], *map(int, sys.argv[2:6])
 per_session = int(sys.argv[6]) if len(sys.argv) > 6 else None
 lines = open(path, encoding="utf-8").read().rstrip("\n").split("\n")
 header = json.loads(lines[0])
-assert header["seqroute_sessions"] == 1 and header["cost_unit"] == "USD", header
+assert header["seqroute_sessions"] == 1, header
+assert header["cost_unit"] == "USD", header
 names = [m["name"] for m in header["models"]]
 assert len(names) == models, f"{path}: {len(names)} models, expected {models}: {names}"
 n_turns = n_outcomes = 0
@@ -74,7 +75,8 @@ for number, line in enumerate(lines[1:], start=2):
         for name, o in turn["outcomes"].items():
             n_outcomes += 1
             assert 0 <= o["quality"] <= 1, f"{path}:{number}: quality {o['quality']}"
-            assert math.isfinite(o["cost"]) and o["cost"] >= 0, f"{path}:{number}: cost"
+            assert math.isfinite(o["cost"]), f"{path}:{number}: cost {o['cost']}"
+            assert o["cost"] >= 0, f"{path}:{number}: cost {o['cost']}"
 assert len(ids) == sessions, f"{path}: {len(ids)} sessions, expected {sessions}"
 assert n_turns == turns, f"{path}: {n_turns} turns, expected {turns}"
 assert n_outcomes == outcomes, f"{path}: {n_outcomes} outcomes, expected {outcomes}"
@@ -97,7 +99,8 @@ if [ -f "$rb/arc_challenge_test.csv" ]; then
   python3 - "$work/rb.jsonl" "$skipped" <<'PY'
 import json, sys
 header = json.loads(open(sys.argv[1]).readline())
-assert header["chaining"]["seed"] == 1 and header["chaining"]["turns"] == "4", header["chaining"]
+assert header["chaining"]["seed"] == 1, header["chaining"]
+assert header["chaining"]["turns"] == "4", header["chaining"]
 assert header["source"]["rows"] == 445 + 128 + 380, header["source"]
 assert header["source"]["skipped_rows"] == int(sys.argv[2])
 assert all(m["cost_per_call"] > 0 for m in header["models"])
@@ -130,7 +133,8 @@ assert prices["gpt-4-1106-preview"] == (10, 30), prices
 assert prices["mistralai/Mixtral-8x7B-Instruct-v0.1"] == (0.6, 0.6), prices
 turns = [len(json.loads(l)["turns"]) for l in lines[1:]]
 assert sum(turns) == 1319, sum(turns)
-assert all(2 <= t <= 6 for t in turns[:-1]) and 1 <= turns[-1] <= 6, turns
+assert all(2 <= t <= 6 for t in turns[:-1]), turns
+assert 1 <= turns[-1] <= 6, turns
 # GSM8K answers are counted from the response text, so outputs vary.
 outs = {o["output_tokens"] for l in lines[1:] for t in json.loads(l)["turns"]
         for o in t["outcomes"].values()}

@@ -187,10 +187,10 @@ static void test_utf8_validation(void **state)
     (void)state;
     assert_true(sr_import_utf8_valid("plain", 5));
     assert_true(sr_import_utf8_valid("\xe4\xb8\xad", 3));
-    assert_false(sr_import_utf8_valid("\xe4\xb8", 2));      /* truncated */
-    assert_false(sr_import_utf8_valid("\xc0\xaf", 2));      /* overlong */
-    assert_false(sr_import_utf8_valid("\xed\xa0\x80", 3));  /* surrogate */
-    assert_false(sr_import_utf8_valid("a\0b", 3));          /* NUL */
+    assert_false(sr_import_utf8_valid("\xe4\xb8", 2));     /* truncated */
+    assert_false(sr_import_utf8_valid("\xc0\xaf", 2));     /* overlong */
+    assert_false(sr_import_utf8_valid("\xed\xa0\x80", 3)); /* surrogate */
+    assert_false(sr_import_utf8_valid("a\0b", 3));         /* NUL */
 }
 
 static void test_options_validation(void **state)
@@ -268,8 +268,7 @@ static void test_litellm_lookup(void **state)
     assert_int_equal(sr_price_table_find(table, "nothing", &key, &err), SR_ERR_NOT_FOUND);
     assert_int_equal(sr_price_table_find(table, "sample_spec", &key, &err), SR_ERR_NOT_FOUND);
     assert_int_equal(sr_price_table_get(table, "noprice", &in, &out, &err), SR_ERR_INVALID);
-    assert_int_equal(sr_price_table_get(table, "last_updated", &in, &out, &err),
-                     SR_ERR_NOT_FOUND);
+    assert_int_equal(sr_price_table_get(table, "last_updated", &in, &out, &err), SR_ERR_NOT_FOUND);
     sr_price_table_free(table);
 }
 
@@ -288,10 +287,8 @@ static void build_pool(sr_dataset *pool, int n)
         snprintf(id, sizeof(id), "i%d", i);
         assert_int_equal(sr_dataset_begin_session(pool, id, NAN, &err), SR_OK);
         assert_int_equal(sr_dataset_add_turn(pool, id, NULL, 0, id, -1, &j, &err), SR_OK);
-        assert_int_equal(sr_dataset_set_outcome(pool, j, 0, 1.0, 0.01 * i, NAN, NAN, &err),
-                         SR_OK);
-        assert_int_equal(sr_dataset_set_outcome(pool, j, 1, 0.0, 0.001 * i, NAN, NAN, &err),
-                         SR_OK);
+        assert_int_equal(sr_dataset_set_outcome(pool, j, 0, 1.0, 0.01 * i, NAN, NAN, &err), SR_OK);
+        assert_int_equal(sr_dataset_set_outcome(pool, j, 1, 0.0, 0.001 * i, NAN, NAN, &err), SR_OK);
     }
 }
 
@@ -435,7 +432,8 @@ static void test_routerbench_small(void **state)
     assert_string_equal(ds.catalogue.models[0].name, "model-a");
     assert_string_equal(ds.catalogue.models[1].name, "model-b");
 
-    /* cost_per_call: model-a (0.002 + 0.001 + 0.003) / 3, model-b (0.0005 + 0.0001 + 0.0003) / 3. */
+    /* cost_per_call: model-a (0.002 + 0.001 + 0.003) / 3, model-b (0.0005 + 0.0001 + 0.0003) / 3.
+     */
     assert_close(ds.catalogue.models[0].cost_per_call, 0.002);
     assert_close(ds.catalogue.models[1].cost_per_call, 0.0003);
 
@@ -514,8 +512,7 @@ static void test_routerbench_model_selection(void **state)
 
     options.models = missing;
     options.n_renames = 0;
-    assert_int_equal(sr_import_routerbench(paths, 1, &options, &ds, NULL, &err),
-                     SR_ERR_NOT_FOUND);
+    assert_int_equal(sr_import_routerbench(paths, 1, &options, &ds, NULL, &err), SR_ERR_NOT_FOUND);
     assert_non_null(strstr(err.message, "model-a, model-b"));
 }
 
