@@ -399,7 +399,7 @@ static sr_status read_json_file(table_state *st, sr_error *err)
 
 /* ---- the importer ---------------------------------------------------------- */
 
-/* True when the file's first non-blank byte is '[' (JSON array). */
+/* True when the file's first non-blank byte opens JSON ('[' or '{'). */
 static sr_status sniff_json(const char *path, bool *is_json, sr_error *err)
 {
     unsigned char head[SNIFF_BYTES];
@@ -414,7 +414,7 @@ static sr_status sniff_json(const char *path, bool *is_json, sr_error *err)
         i = 3;
     while (i < n && (head[i] == ' ' || head[i] == '\t' || head[i] == '\r' || head[i] == '\n'))
         i++;
-    *is_json = i < n && head[i] == '[';
+    *is_json = i < n && (head[i] == '[' || head[i] == '{');
     return SR_OK;
 }
 

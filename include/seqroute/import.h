@@ -125,11 +125,11 @@ sr_status sr_import_routerbench(const char *const *paths, size_t n_paths,
  * (True/False, 1/0 or a number in [0, 1]) and optional `<model>_response`
  * text columns, or a JSON array of {"question": text, "scores": {model:
  * score}} (LLMRouter).  A file is read as JSON when its first non-blank byte
- * is '['.  Costs are priced from the catalogue prices (see
- * sr_import_resolve_prices) with input tokens = prompt bytes / 4 and output
- * tokens = response bytes / 4, or options->output_tokens without a response
- * column.  Empty correctness cells and missing scores are reported and
- * skipped.
+ * is '[' or '{' (an object is then rejected as not an array).  Costs are
+ * priced from the catalogue prices (see sr_import_resolve_prices) with input
+ * tokens = prompt bytes / 4 and output tokens = response bytes / 4, or
+ * options->output_tokens without a response column.  Empty correctness cells
+ * and missing scores are reported and skipped.
  */
 sr_status sr_import_table(const char *const *paths, size_t n_paths,
                           const sr_import_options *options, sr_dataset *ds,
