@@ -1,10 +1,10 @@
 /*
  * dataset_load.c - the JSON Lines session loader.
  *
- * Design: the input is read one line at a time (a block reader over a FILE,
- * or a cursor over a memory buffer) and each line is parsed on its own with
- * jansson, so memory use is one line plus the dataset being built, whatever
- * the file size.  A line longer than SR_MAX_LINE_BYTES is rejected before
+ * Design: the input is read one line at a time, by a block reader over a
+ * FILE or a cursor over a memory buffer.  Each line is parsed on its own
+ * with jansson, so memory use is one line plus the dataset being built,
+ * whatever the file size.  A line longer than SR_MAX_LINE_BYTES is rejected before
  * it is parsed.  The first non-blank line is the header; every later
  * non-blank line is one session.
  *
@@ -35,10 +35,10 @@
 /* Bytes per fread from a file; large enough to make the read calls cheap. */
 #define READ_BLOCK_BYTES (64u << 10)
 
-/* Longest value excerpt quoted in an error message; the rest is elided. */
+/* Maximum bytes of a value quoted in an error message; the rest is elided. */
 #define VALUE_EXCERPT_BYTES 80
 
-/* Longest field path kept; model names can use up to 255 of these bytes. */
+/* Maximum field path length; a model name alone can take 255 of these bytes. */
 #define FIELD_PATH_BYTES 512
 
 /* ---- line reader ---------------------------------------------------------- */
@@ -389,7 +389,7 @@ static sr_status fail_type(loader *ld, const char *field, const char *expected,
     char got[VALUE_EXCERPT_BYTES + 64];
     describe_value(value, got, sizeof(got));
 
-    /* A quoted number ("0.9") is a common export mistake; say how to fix it. */
+    /* A quoted number ("0.9") is a common export mistake, so the message gives the fix. */
     const char *hint = "";
     if (json_is_string(value) && strcmp(expected, "a number") == 0) {
         char *end = NULL;

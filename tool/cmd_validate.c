@@ -2,12 +2,11 @@
  * cmd_validate.c - `seqroute validate`: loads a session file with every
  * check of the loader and prints what it holds.
  *
- * The summary is what a user needs before routing on a file: how many
- * sessions and turns, how long the sessions are, each model's mean quality,
- * mean cost and share of turns that carry its outcome (1.0 everywhere means
- * full-information data; the logged model only means logged-only data), the
- * embedding length and the cost unit.  It prints as an aligned table, or as
- * one JSON object with --json for scripts.
+ * The summary is what a user needs before routing on a file: the number of
+ * sessions and turns, session lengths, the embedding length, the cost unit,
+ * and each model's mean quality, mean cost and share of turns that carry its
+ * outcome.  A share of 1.0 for every model means full-information data.
+ * The summary prints as an aligned table, or as one JSON object with --json.
  */
 #include <getopt.h>
 #include <jansson.h>

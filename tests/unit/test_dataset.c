@@ -1,12 +1,12 @@
 /*
  * test_dataset.c - the dataset builder, its statistics and the writer.
  *
- * The round trip builds a dataset that uses every field (text with escapes
+ * The round trip builds a dataset that uses every field: text with escapes
  * and non-ASCII, embeddings with extreme and signed-zero floats, token
- * counts, logged models, absent outcomes, missing budgets, provenance keys),
- * writes it with sr_dataset_save, loads it back with sr_dataset_load and
- * compares every field bit for bit; writing the loaded copy again must
- * reproduce the file byte for byte.
+ * counts, logged models, absent outcomes, missing budgets and provenance
+ * keys.  It writes the dataset with sr_dataset_save, loads it back with
+ * sr_dataset_load and compares every field bit for bit.  Writing the loaded
+ * copy again must reproduce the file byte for byte.
  */
 #include <setjmp.h>
 #include <stdarg.h>

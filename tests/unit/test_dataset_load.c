@@ -1,9 +1,9 @@
 /*
- * test_dataset_load.c - the JSON Lines loader: every kind of bad input is
- * rejected with the right status, line, field and a message that names the
- * file, the line and the offending value; skip_invalid counts and reports
- * each skipped line; valid full-information and logged-only files load
- * with the values computed here by hand.
+ * test_dataset_load.c - the JSON Lines loader.  Every kind of bad input is
+ * rejected with the right status, line and field, and with a message that
+ * names the file, the line and the offending value.  skip_invalid counts
+ * and reports each skipped line.  Valid full-information and logged-only
+ * files load with the values computed here by hand.
  *
  * Most inputs are loaded from memory under the name "data.jsonl"; a few go
  * through a temporary file and standard input to cover the FILE reader.
