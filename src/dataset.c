@@ -191,11 +191,16 @@ sr_status sr_dataset_add_turn(sr_dataset *ds, const char *text, const float *emb
     /* Reserve all storage first so a failure leaves the dataset unchanged. */
     if (!grow((void **)&ds->turns, &ds->cap_turns, ds->n_turns + 1, sizeof(sr_turn)))
         return sr_error_set(err, SR_ERR_NOMEM, NULL, 0, NULL, "out of memory");
-    sr_outcome *outcomes =
-        realloc(ds->outcomes, ds->cap_turns * (size_t)n_models * sizeof(sr_outcome));
-    if (outcomes == NULL)
-        return sr_error_set(err, SR_ERR_NOMEM, NULL, 0, NULL, "out of memory");
-    ds->outcomes = outcomes;
+    if (ds->outcomes == NULL || ds->cap_outcome_turns < ds->cap_turns) {
+        /* The outcome array follows the turn array's capacity, so it grows
+         * only when that doubles, not on every turn. */
+        sr_outcome *outcomes =
+            realloc(ds->outcomes, ds->cap_turns * (size_t)n_models * sizeof(sr_outcome));
+        if (outcomes == NULL)
+            return sr_error_set(err, SR_ERR_NOMEM, NULL, 0, NULL, "out of memory");
+        ds->outcomes = outcomes;
+        ds->cap_outcome_turns = ds->cap_turns;
+    }
 
     sr_turn turn = {.logged = logged};
     turn.text = copy_string(text);

@@ -95,7 +95,8 @@ typedef struct sr_dataset {
     size_t n_turns;
     size_t cap_turns;
 
-    sr_outcome *outcomes; /* n_turns * catalogue.n_models entries */
+    sr_outcome *outcomes;     /* n_turns * catalogue.n_models entries */
+    size_t cap_outcome_turns; /* turns the outcome array has room for */
 
     /*
      * Extra header keys kept verbatim as a JSON object text (for example
