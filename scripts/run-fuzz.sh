@@ -9,14 +9,19 @@ seconds=${2:-30}
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 status=0
-for target in "$build_dir"/fuzz_*; do
+found=0
+for target in "$build_dir"/tests/fuzz/fuzz_*; do
   [ -x "$target" ] || continue
+  found=$((found + 1))
   name=$(basename "$target")
   scratch=$(mktemp -d)
-  seeds="$root/tests/fuzz/corpus/$name"
+  seed_dirs=()
+  if [ -d "$root/tests/fuzz/corpus/$name" ]; then
+    seed_dirs=("$root/tests/fuzz/corpus/$name")
+  fi
   echo "run-fuzz: $name for ${seconds}s" >&2
   if ! "$target" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
-      -rss_limit_mb=2048 -print_final_stats=1 "$scratch" ${seeds:+$( [ -d "$seeds" ] && echo "$seeds")} \
+      -rss_limit_mb=2048 -print_final_stats=1 "$scratch" "${seed_dirs[@]}" \
       > "$scratch.log" 2>&1; then
     tail -n 60 "$scratch.log" >&2
     echo "run-fuzz: $name FAILED (log above)" >&2
@@ -26,4 +31,8 @@ for target in "$build_dir"/fuzz_*; do
   fi
   rm -rf "$scratch" "$scratch.log"
 done
+if [ "$found" -eq 0 ]; then
+  echo "run-fuzz: no fuzz_* target in $build_dir/tests/fuzz; configure with -DSEQROUTE_FUZZ=ON" >&2
+  exit 1
+fi
 exit $status

@@ -910,27 +910,10 @@ static void fixtures_load(void **state)
 
 /* ---- scale ------------------------------------------------------------------------ */
 
-/*
- * NOTE: sr_dataset_add_turn reallocates the outcome array on every turn.
- * glibc returns a same-size realloc in place, but AddressSanitizer copies
- * the whole block each time, which makes 100k turns quadratic (minutes).
- * Sanitizer builds therefore check 5k sessions; normal builds check 100k.
- */
-#if defined(__SANITIZE_ADDRESS__)
-#define SCALE_SESSIONS 5000
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SCALE_SESSIONS 5000
-#endif
-#endif
-#ifndef SCALE_SESSIONS
-#define SCALE_SESSIONS 100000
-#endif
-
 static void duplicate_found_among_100k_sessions(void **state)
 {
     (void)state;
-    enum { N_SESSIONS = SCALE_SESSIONS };
+    enum { N_SESSIONS = 100000 };
     const size_t line_max = 128;
     size_t size = strlen(HEADER) + (N_SESSIONS + 1) * line_max;
     char *text = malloc(size);
