@@ -330,6 +330,18 @@ static void normalise_block(float *block, int dim)
 
 /* ---- length statistics ------------------------------------------------------ */
 
+/* Bytes counted by SR_FEATURES_STAT_CODE_SYMBOLS. */
+static inline bool is_code_symbol(unsigned char b)
+{
+    switch (b) {
+    case '{': case '}': case '[': case ']': case '(': case ')':
+    case ';': case '=': case '<': case '>':
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* One byte-level pass over the whole text; see the SR_FEATURES_STAT_* slots. */
 static void compute_stats(const unsigned char *s, size_t len, bool truncated, float *stats)
 {
@@ -352,7 +364,7 @@ static void compute_stats(const unsigned char *s, size_t len, bool truncated, fl
         newlines += b == '\n';
         digits += digit;
         non_ascii += b >= 0x80;
-        code_symbols += b != 0 && strchr("{}[]();=<>", b) != NULL;
+        code_symbols += is_code_symbol(b);
         backtick_run = b == '`' ? backtick_run + 1 : 0;
         fence = fence || backtick_run >= 3;
     }
@@ -570,7 +582,7 @@ sr_status sr_feature_table_build(const sr_features_config *cfg, const sr_dataset
         return status;
     const int dim = cfg->history == SR_HISTORY_CONCAT ? 2 * base_dim : base_dim;
 
-    /* One block for all rows; refuse sizes whose byte count overflows. */
+    /* One block for all rows; reject sizes whose byte count overflows. */
     if (ds->n_turns > SIZE_MAX / sizeof(float) / (size_t)dim)
         return sr_error_set(err, SR_ERR_NOMEM, NULL, 0, NULL,
                             "feature table of %zu rows x %d floats is too large", ds->n_turns,

@@ -140,7 +140,7 @@ typedef struct sr_feature_table {
 } sr_feature_table;
 
 /*
- * Builds the feature table of `ds`: row j holds the state features of
+ * Builds the feature table of `ds`: row j contains the state features of
  * ds->turns[j], history applied within its session.  On success `table`
  * owns one malloc'd block; release it with sr_feature_table_free.  On
  * failure `table` is left empty.  Errors as sr_features_turn, plus
