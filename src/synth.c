@@ -14,11 +14,11 @@
  *   output tokens_k = output_tokens * (1 + difficulty) * exp(N(0, token_spread))
  *   cost_k = catalogue price of those tokens
  *
- * Model k = 0 is the strongest and dearest.  Prices fall log-uniformly to
- * strong / price_ratio and strengths fall linearly from strength_strong to
- * strength_weak, so strength is linear in log price; with two models that
- * is a strong/weak pair at a 1:price_ratio price ratio.  The cheapest model
- * is the catalogue's fallback.
+ * Model k = 0 is the strongest and most expensive.  Prices fall
+ * log-uniformly to strong / price_ratio, and strengths fall linearly from
+ * strength_strong to strength_weak, so strength is linear in log price.
+ * With two models that is a strong/weak pair at a 1:price_ratio price
+ * ratio.  The cheapest model is the catalogue's fallback.
  *
  * Separate streams per session for outcomes, text, embedding and logging
  * mean that switching text, embeddings or the logging policy on or off

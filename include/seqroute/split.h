@@ -19,7 +19,7 @@
 extern "C" {
 #endif
 
-/* Most parts in one split; train/validation/test needs 3. */
+/* Maximum number of parts in one split; train/validation/test uses 3. */
 #define SR_SPLIT_MAX_PARTS 16
 
 /* Tolerance on the sum of fractions: 1e-9 absorbs decimal rounding like 0.7+0.2+0.1. */

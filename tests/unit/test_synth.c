@@ -3,8 +3,8 @@
  * ranges, the hard-late rate, model ordering, logging and embeddings.
  *
  * Rate tolerances are five binomial standard errors of the sample used, so
- * a correct generator fails a check with probability below 1e-6 for a
- * random seed; the seeds here are fixed, so the outcome is reproducible.
+ * a correct generator would fail a check with probability below 1e-6 for a
+ * random seed.  The seeds here are fixed, so every run gives the same result.
  */
 #include <setjmp.h>
 #include <stdarg.h>
