@@ -10,9 +10,11 @@
  * its topic and difficulty, and optionally a noisy embedding of the latent
  * factors.  docs/SYNTH.md documents every parameter.
  *
- * Determinism: session i draws from its own random stream derived from
- * (seed, i), so the output depends only on the configuration, never on the
- * platform or on how many sessions were asked for before it.
+ * Determinism: session i draws from its own random streams derived from
+ * (seed, i), so it does not depend on how many sessions are generated.  The
+ * same configuration gives the same output on one platform.  Across C
+ * libraries, exp, log and cos may differ in the last bit, and so may the
+ * qualities and costs derived from them.
  */
 #ifndef SEQROUTE_SYNTH_H
 #define SEQROUTE_SYNTH_H
