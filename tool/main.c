@@ -18,6 +18,7 @@ static const command commands[] = {
     {"validate", cmd_validate, "check a session file and print its summary"},
     {"split", cmd_split, "split sessions into train / validation / test (seeded)"},
     {"eval", cmd_eval, "evaluate routing policies on sessions under budgets"},
+    {"hbr", cmd_hbr, "count hindsight-budget-relabelled transitions (--stats)"},
 };
 
 static void print_help(FILE *out)
