@@ -2,32 +2,70 @@
  * oracle.c - the hindsight oracle: the best action sequence of one session
  * with full knowledge of every outcome, by exact dynamic programming.
  *
- * The problem is a multiple-choice knapsack with a twist: a path may end in
- * bankruptcy, earning q - eta on the overspending call.  The DP walks the
- * turns forward.  A state after turn t is (remaining budget b, quality sum
- * q) with a back-pointer.  Each state expands into one child per model; a
- * child whose call overspends (b - c < 0) is a bankrupt ending and is
- * scored at once, the others form the next layer.  The layer is then pruned
- * to its Pareto set: a state is dropped when another has at least as much
- * budget left and at least as much quality (plus a margin, below).
+ * Two objectives (seqroute/policy.h).  The quality objective maximises the
+ * served quality S, the quantity eval.c sums into mean_quality: the
+ * qualities of the calls made within budget, with the bankrupt call and the
+ * turns after it counting 0.  Ties go to the higher return R, then to more
+ * budget left.  The return objective maximises R (q - eta on the bankrupt
+ * call), ties to more budget left.  A return-maximising plan is not an
+ * upper bound on served quality, because a plan that serves a good call and
+ * then goes bankrupt can serve more than any affordable plan while its
+ * return is lower by eta.
  *
- * Why pruning is exact.  Take states s1 = (b1, q1) and s2 = (b2, q2) with
- * b1 >= b2.  Whatever s2 does next, s1 can call the same models: every call
- * that fits b2 fits b1, and floating-point subtraction is monotone, so s1
- * keeps at least as much budget at every later turn.  The only place s1 can
- * do worse is where s2 goes bankrupt at turn k: s1 may be able to afford
- * that call and must then continue.  Continuing costs at most the sum, over
- * turns after k, of the most negative quality (0 when qualities are
- * non-negative), because any continuation either finishes or pays eta once,
- * as s2 did.  So s2 is dominated when q1 >= q2 + margin, with margin the
- * suffix sum of max(0, -min_a q_t(a)).  With qualities in [0, 1] the margin
- * is 0 and this is the plain Pareto set.  In the fallback treatment an
- * unaffordable request becomes a fallback call, so s1 repeats s2's actual
- * calls instead of its requests and the same argument holds.
+ * The DP walks the turns forward.  A state after turn t is (remaining budget
+ * b, quality sum q) with a back-pointer; before any bankruptcy the quality
+ * sum is both S and R so far, so the states are the same for both
+ * objectives and only the scoring of endings differs.  Each state expands
+ * into one child per model; a child whose call overspends (b - c < 0) is a
+ * bankrupt ending, scored at once with S = q and R = q + q_t(a) - eta; a
+ * child at the last turn is a finished ending with S = R = q + q_t(a).  The
+ * other children form the next layer, which is pruned: a state is dropped
+ * when another has at least as much budget left and at least as much
+ * quality plus a margin m (below).
+ *
+ * Why pruning is exact.  Take states s1 = (b1, q1) and s2 = (b2, q2) after
+ * turn t with b1 >= b2, and let m be the suffix sum, over turns after t, of
+ * max(0, -min_a q_i(a)); m = 0 when the remaining qualities are
+ * non-negative.  Whatever s2 does next, s1 can make the same calls: every
+ * call that fits b2 fits b1, and floating-point subtraction is monotone, so
+ * s1 keeps at least as much budget at every later turn and gains the same
+ * qualities.  In the fallback treatment an unaffordable request becomes a
+ * fallback call, so s1 repeats s2's actual calls rather than its requests.
+ * The only place s1 can do worse is a turn k where s2 goes bankrupt: s1 may
+ * be able to afford that call and must then continue.
+ *
+ * - Return objective.  s2 earns q_k - eta at k.  s1 earns q_k there and,
+ *   after it, either finishes or pays eta once, as s2 did, having taken
+ *   qualities no worse than each later turn's minimum.  So s1 loses at most
+ *   m, and s2 is dominated when q1 >= q2 + m.
+ * - Quality objective.  s2's ending is worth S2 = q2 + (the qualities it
+ *   served before k), and its return is R2 = S2 + q_k - eta; the bankrupt
+ *   call counts 0 in S.  s1 serves q_k instead, then takes any
+ *   continuation: each later turn is served (at least that turn's minimum
+ *   quality) until the continuation finishes or goes bankrupt at a turn j.
+ *   Since m >= max(0, -q_k) plus the negative parts of the later turns'
+ *   minima, s1's ending has S >= S2 + (q1 - q2 - m) + max(0, q_k) + (the
+ *   negative parts of the minima at turns j and later).  So q1 >= q2 + m
+ *   keeps the best S.  When S ties S2, every term is 0: q_k <= 0 and no
+ *   quality at j or later is negative.  Then s1's return is S if it
+ *   finishes, or S + q_j - eta with q_j >= 0 if it goes bankrupt at j, and
+ *   either is at least R2 = S + q_k - eta.  In the other cases s1 repeats
+ *   s2's ending and S and R both grow by q1 - q2.  So the same pruning keeps
+ *   the best (S, R) pair exactly, up to the rounding of the sums.
+ *
+ * Third key.  Lower cost on ties is exact for the return objective when
+ * every quality is positive and eta > 0, and for the quality objective when
+ * every quality is positive: then s1 affording s2's bankrupt call serves
+ * strictly more, and the only tied endings repeat s2's calls with more
+ * budget left.  With zero qualities (binary correctness data) or eta = 0 a
+ * pruned state can reach a tied ending more cheaply through a bankruptcy,
+ * and a dearer plan of equal value may be returned.  The objective, and for
+ * the quality objective the return among plans of maximal S, stay exact.
  *
  * The DP repeats the simulator's arithmetic (b - c, then q sums in turn
- * order, q - eta on the bankrupt call), so the returned value equals what
- * sr_mdp_step yields along the plan, bit for bit.
+ * order, q - eta on the bankrupt call), so the returned return and served
+ * quality equal, bit for bit, what a replay of the plan through sr_mdp_step
+ * adds up.
  */
 #include "seqroute/policy.h"
 
@@ -39,7 +77,7 @@
 /* One DP state with its back-pointer into the node store. */
 typedef struct oracle_node {
     double budget;  /* remaining budget after the call */
-    double quality; /* sum of rewards so far (no bankruptcy yet) */
+    double quality; /* sum of qualities so far: S and R alike, as no call overspent yet */
     int32_t parent; /* node index of the previous state, -1 for the root */
     int32_t action; /* model requested at this state's turn, -1 for the root */
     uint32_t order; /* generation order, the last sort key, for determinism */
@@ -47,8 +85,10 @@ typedef struct oracle_node {
 
 /* The best ending seen so far. */
 typedef struct oracle_best {
+    sr_oracle_objective objective;
     bool found;
-    double value;
+    double served; /* served quality S of the ending */
+    double value;  /* return R of the ending */
     double budget; /* remaining budget at the end; higher means cheaper */
     int32_t parent;
     int32_t action;
@@ -89,18 +129,26 @@ static int compare_nodes(const void *a, const void *b)
     return x->order < y->order ? -1 : (x->order > y->order);
 }
 
-/*
- * Records an ending when it beats the best: higher value, then more budget left.
- * NOTE: the tie toward lower cost is exact when qualities are positive and eta > 0.
- * With zero qualities or eta = 0 a pruned state can tie the best return more cheaply
- * through a bankrupt ending, and then a dearer plan of equal return may be returned.
- */
-static void offer_ending(oracle_best *best, double value, double budget, int32_t parent,
-                         int32_t action, int turn, bool bankrupt)
+/* Returns true when the ending (served, value, budget) beats `best` under its objective. */
+static bool ending_beats(const oracle_best *best, double served, double value, double budget)
 {
-    if (best->found && !(value > best->value || (value == best->value && budget > best->budget)))
+    if (!best->found)
+        return true;
+    if (best->objective == SR_ORACLE_QUALITY && served != best->served)
+        return served > best->served;
+    if (value != best->value)
+        return value > best->value;
+    return budget > best->budget;
+}
+
+/* Records an ending when it beats the best.  The file comment discusses the tie rules. */
+static void offer_ending(oracle_best *best, double served, double value, double budget,
+                         int32_t parent, int32_t action, int turn, bool bankrupt)
+{
+    if (!ending_beats(best, served, value, budget))
         return;
     best->found = true;
+    best->served = served;
     best->value = value;
     best->budget = budget;
     best->parent = parent;
@@ -143,14 +191,15 @@ static sr_status expand_layer(const sr_mdp_config *config, const sr_dataset *ds,
             if (left < 0 && fallback_mode && a != config->fallback_model)
                 continue;
 
+            /* A bankrupt call is not served: S stays the prefix's, R pays eta. */
             if (left < 0) {
-                offer_ending(best, node->quality + (o->quality - config->eta), left,
+                offer_ending(best, node->quality, node->quality + (o->quality - config->eta), left,
                              (int32_t)(first + i), a, t, true);
                 continue;
             }
             if (last) {
-                offer_ending(best, node->quality + o->quality, left, (int32_t)(first + i), a, t,
-                             false);
+                const double total = node->quality + o->quality;
+                offer_ending(best, total, total, left, (int32_t)(first + i), a, t, false);
                 continue;
             }
             oracle_node *child = &children->items[children->count];
@@ -168,7 +217,8 @@ static sr_status expand_layer(const sr_mdp_config *config, const sr_dataset *ds,
 /*
  * Appends the Pareto set of `children` (with quality margin `margin`) to the
  * store.  Sorting by budget descending leaves a state dominated exactly when
- * an earlier one has quality >= its quality + margin.
+ * an earlier one has quality >= its quality + margin.  The rule is the same
+ * for both objectives (see the file comment).
  */
 static sr_status prune_into(node_vec *children, double margin, node_vec *store, sr_error *err)
 {
@@ -204,9 +254,12 @@ static void compute_margins(const sr_dataset *ds, const sr_session *s, double *m
     }
 }
 
-static sr_status check_arguments(const sr_mdp_config *config, const sr_dataset *ds, size_t session,
-                                 double budget, sr_error *err)
+static sr_status check_arguments(const sr_mdp_config *config, sr_oracle_objective objective,
+                                 const sr_dataset *ds, size_t session, double budget, sr_error *err)
 {
+    if (objective != SR_ORACLE_QUALITY && objective != SR_ORACLE_RETURN)
+        return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "oracle_objective",
+                            "oracle: unknown objective %d; use quality or return", (int)objective);
     if (session >= ds->n_sessions)
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "session",
                             "oracle: session index %zu is out of range (%zu sessions)", session,
@@ -235,17 +288,49 @@ static sr_status check_arguments(const sr_mdp_config *config, const sr_dataset *
     return SR_OK;
 }
 
+const char *sr_oracle_objective_name(sr_oracle_objective objective)
+{
+    switch (objective) {
+    case SR_ORACLE_QUALITY:
+        return "quality";
+    case SR_ORACLE_RETURN:
+        return "return";
+    }
+    return "unknown";
+}
+
+bool sr_oracle_objective_parse(const char *text, sr_oracle_objective *objective)
+{
+    if (text == NULL)
+        return false;
+    if (strcmp(text, "quality") == 0)
+        *objective = SR_ORACLE_QUALITY;
+    else if (strcmp(text, "return") == 0)
+        *objective = SR_ORACLE_RETURN;
+    else
+        return false;
+    return true;
+}
+
 sr_status sr_oracle_solve(const sr_mdp_config *config, const sr_dataset *ds, size_t session,
                           double budget, int *actions, sr_oracle_plan *plan, sr_error *err)
 {
-    sr_status status = check_arguments(config, ds, session, budget, err);
+    return sr_oracle_solve_objective(config, SR_ORACLE_QUALITY, ds, session, budget, actions, plan,
+                                     err);
+}
+
+sr_status sr_oracle_solve_objective(const sr_mdp_config *config, sr_oracle_objective objective,
+                                    const sr_dataset *ds, size_t session, double budget,
+                                    int *actions, sr_oracle_plan *plan, sr_error *err)
+{
+    sr_status status = check_arguments(config, objective, ds, session, budget, err);
     if (status != SR_OK)
         return status;
 
     const sr_session *s = &ds->sessions[session];
     node_vec store = {0};
     node_vec children = {0};
-    oracle_best best = {0};
+    oracle_best best = {.objective = objective};
     double *margins = malloc(((size_t)s->n_turns + 1) * sizeof(double));
     if (margins == NULL || !node_vec_reserve(&store, 64)) {
         status = sr_error_set(err, SR_ERR_NOMEM, NULL, 0, NULL, "oracle: out of memory");
@@ -289,6 +374,7 @@ sr_status sr_oracle_solve(const sr_mdp_config *config, const sr_dataset *ds, siz
     for (int i = 0; i <= best.turn; i++)
         spent += sr_dataset_outcome(ds, s->first_turn + (size_t)i, actions[i])->cost;
     plan->value = best.value;
+    plan->served_quality = best.served;
     plan->spent = spent;
     plan->bankrupt = best.bankrupt;
     plan->n_actions = best.turn + 1;

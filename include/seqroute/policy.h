@@ -36,6 +36,16 @@ extern "C" {
 #define SR_POLICY_NAME_MAX (SR_MAX_NAME_BYTES + 16)
 
 /*
+ * What the hindsight oracle maximises.  The quality objective is the
+ * evaluation's served quality, so the oracle bounds every policy's
+ * mean_quality; the return objective is the MDP return of the simulator.
+ */
+typedef enum sr_oracle_objective {
+    SR_ORACLE_QUALITY = 0, /* served quality, then return, then lower cost */
+    SR_ORACLE_RETURN = 1   /* undiscounted return, then lower cost */
+} sr_oracle_objective;
+
+/*
  * What a policy sees at one decision.  `budget` is b_t before the call;
  * `start_budget` is B_0; `prev_action` is the model called at t - 1 (the
  * fallback when it replaced the request), -1 at t = 0.  `rng` is seeded per
@@ -115,6 +125,8 @@ typedef struct sr_policy_options {
     double heuristic_reserve;
     /* Heuristic: count the session's true remaining turns instead of the expected number. */
     bool heuristic_true_remaining;
+    /* Oracle: what the hindsight plan maximises (SR_ORACLE_QUALITY, the zero value, by default). */
+    sr_oracle_objective oracle_objective;
 } sr_policy_options;
 
 /* Fills `options` with defaults: no reference, default MDP, reserve 1, expected turns. */
@@ -142,10 +154,11 @@ sr_status sr_policy_create(const char *name, const sr_dataset *ds, const sr_poli
 
 /* Result of planning one session with full knowledge of its outcomes. */
 typedef struct sr_oracle_plan {
-    double value;  /* undiscounted return of the plan */
-    double spent;  /* total cost of the plan, including a bankrupt call */
-    bool bankrupt; /* the plan ends in bankruptcy (no affordable path was better) */
-    int n_actions; /* actions in the plan: all turns, or up to the bankrupt one */
+    double value;          /* undiscounted return of the plan, whatever the objective */
+    double served_quality; /* quality of the turns served within budget, as eval counts it */
+    double spent;          /* total cost of the plan, including a bankrupt call */
+    bool bankrupt;         /* the plan ends in bankruptcy */
+    int n_actions;         /* actions in the plan: all turns, or up to the bankrupt one */
 } sr_oracle_plan;
 
 /* Hard cap on the Pareto states kept for one turn; beyond it planning fails. */
@@ -153,17 +166,42 @@ typedef struct sr_oracle_plan {
 
 /*
  * Finds the action sequence of session `session` starting with `budget` that
- * maximises the undiscounted return under `config` (eta and the bankruptcy
- * treatment; the horizon must be 0), by exact dynamic programming over the
- * turns.  Ties in return go to the lower total cost.  `actions` must have
- * room for the session's turn count; it receives the planned requests, and
- * entries after a bankrupt step are set to -1.  Models without an outcome at
- * a turn are never planned there.  Returns SR_ERR_INVALID for bad arguments
- * or a turn where no model has an outcome, SR_ERR_NOMEM when memory or
- * SR_ORACLE_MAX_STATES runs out.  Thread-safe.
+ * is best for `objective` under `config` (eta and the bankruptcy treatment;
+ * the horizon must be 0), by exact dynamic programming over the turns.
+ *
+ *   SR_ORACLE_QUALITY  the largest served quality: the sum of the qualities
+ *                      of the calls that stay within budget.  A bankrupt
+ *                      call and the turns after it count 0, in both
+ *                      treatments, exactly as sr_eval_policy counts
+ *                      mean_quality.  Ties go to the higher return, then to
+ *                      the lower total cost.
+ *   SR_ORACLE_RETURN   the largest undiscounted return (q - eta on the
+ *                      bankrupt call).  Ties go to the lower total cost.
+ *
+ * The first key is always exact; the tie rules are exact in the cases
+ * docs/EVALUATION.md lists.  `actions` must have room for the session's turn
+ * count; it receives the planned requests, and entries after a bankrupt step
+ * are set to -1.  Models without an outcome at a turn are never planned
+ * there.  Returns SR_ERR_INVALID for bad arguments (including an unknown
+ * objective) or a turn where no model has an outcome, SR_ERR_NOMEM when
+ * memory or SR_ORACLE_MAX_STATES runs out.  Thread-safe.
  */
+sr_status sr_oracle_solve_objective(const sr_mdp_config *config, sr_oracle_objective objective,
+                                    const sr_dataset *ds, size_t session, double budget,
+                                    int *actions, sr_oracle_plan *plan, sr_error *err);
+
+/* sr_oracle_solve_objective with SR_ORACLE_QUALITY, the default objective. */
 sr_status sr_oracle_solve(const sr_mdp_config *config, const sr_dataset *ds, size_t session,
                           double budget, int *actions, sr_oracle_plan *plan, sr_error *err);
+
+/* Returns "quality" or "return"; "unknown" for a value outside the enum. */
+const char *sr_oracle_objective_name(sr_oracle_objective objective);
+
+/*
+ * Parses "quality" or "return" into `*objective`.  Returns false, leaving
+ * `*objective` unchanged, for any other text.
+ */
+bool sr_oracle_objective_parse(const char *text, sr_oracle_objective *objective);
 
 #ifdef __cplusplus
 }
