@@ -58,6 +58,9 @@ static void print_help(FILE *out)
             "                       fallback model, bankrupt only when that overspends too\n"
             "  --fallback-model M   fallback model for --bankrupt fallback (default: the\n"
             "                       model flagged \"fallback\" in the catalogue)\n"
+            "  --oracle-objective O quality (default): the oracle maximises the served\n"
+            "                       quality, so it bounds every policy's mean_quality;\n"
+            "                       return: it maximises the MDP return (q - eta when bankrupt)\n"
             "  --reference FILE     sessions the baselines take model means from (default:\n"
             "                       the evaluation data)\n"
             "  --reserve X          heuristic: multiplier >= 0 on the reserve kept for the\n"
@@ -83,6 +86,7 @@ typedef struct eval_args {
     uint64_t seed;
     double eta;
     sr_bankrupt_mode bankrupt;
+    sr_oracle_objective oracle_objective;
     double reserve;
     bool true_remaining;
     bool skip_invalid;
@@ -99,6 +103,7 @@ enum {
     OPT_ETA,
     OPT_BANKRUPT,
     OPT_FALLBACK_MODEL,
+    OPT_ORACLE_OBJECTIVE,
     OPT_REFERENCE,
     OPT_RESERVE,
     OPT_TRUE_REMAINING,
@@ -120,6 +125,7 @@ static int parse_args(int argc, char **argv, eval_args *args)
         {"eta", required_argument, NULL, OPT_ETA},
         {"bankrupt", required_argument, NULL, OPT_BANKRUPT},
         {"fallback-model", required_argument, NULL, OPT_FALLBACK_MODEL},
+        {"oracle-objective", required_argument, NULL, OPT_ORACLE_OBJECTIVE},
         {"reference", required_argument, NULL, OPT_REFERENCE},
         {"reserve", required_argument, NULL, OPT_RESERVE},
         {"true-remaining", no_argument, NULL, OPT_TRUE_REMAINING},
@@ -186,6 +192,15 @@ static int parse_args(int argc, char **argv, eval_args *args)
             break;
         case OPT_FALLBACK_MODEL:
             args->fallback_model = optarg;
+            break;
+        case OPT_ORACLE_OBJECTIVE:
+            if (!sr_oracle_objective_parse(optarg, &args->oracle_objective)) {
+                cli_usage_error(COMMAND,
+                                "option --oracle-objective: '%s' is not 'quality' or "
+                                "'return'",
+                                optarg);
+                return CLI_EXIT_USAGE;
+            }
             break;
         case OPT_REFERENCE:
             args->reference = optarg;
@@ -332,9 +347,12 @@ static void print_table(FILE *out, const sr_eval_report *report, const sr_datase
     }
 
     /* Header lines: what was run, with what. */
-    fprintf(out, "data %s: %zu sessions, seed %llu, eta %g, bankrupt treatment %s\n", args->data,
-            report->sessions, (unsigned long long)report->seed, report->mdp.eta,
-            sr_bankrupt_mode_name(report->mdp.bankrupt_mode));
+    fprintf(out,
+            "data %s: %zu sessions, seed %llu, eta %g, bankrupt treatment %s, oracle "
+            "objective %s\n",
+            args->data, report->sessions, (unsigned long long)report->seed, report->mdp.eta,
+            sr_bankrupt_mode_name(report->mdp.bankrupt_mode),
+            sr_oracle_objective_name(args->oracle_objective));
     if (report->c_ref_model >= 0)
         fprintf(out, "C_ref %.6g %s (mean cost of an always-%s session)\n", report->c_ref,
                 ds->catalogue.cost_unit ? ds->catalogue.cost_unit : "",
@@ -395,6 +413,7 @@ int cmd_eval(int argc, char **argv)
     args.seed = SR_EVAL_DEFAULT_SEED;
     args.eta = SR_MDP_DEFAULT_ETA;
     args.bankrupt = SR_BANKRUPT_UNSERVED;
+    args.oracle_objective = SR_ORACLE_QUALITY;
     args.reserve = SR_HEURISTIC_DEFAULT_RESERVE;
 
     sr_dataset data;
@@ -434,6 +453,7 @@ int cmd_eval(int argc, char **argv)
     request.policy.reference = args.reference ? &reference : NULL;
     request.policy.heuristic_reserve = args.reserve;
     request.policy.heuristic_true_remaining = args.true_remaining;
+    request.policy.oracle_objective = args.oracle_objective;
 
     /* Run and report. */
     sr_error err;
