@@ -441,6 +441,7 @@ sr_status sr_eval_report_build(const sr_dataset *ds, const sr_eval_request *requ
     report->mdp = request->eval.mdp;
     report->heuristic_reserve = request->policy.heuristic_reserve;
     report->heuristic_true_remaining = request->policy.heuristic_true_remaining;
+    report->oracle_objective = request->policy.oracle_objective;
     status = SR_OK;
     goto out;
 
@@ -534,6 +535,8 @@ static json_t *report_to_json(const sr_eval_report *report, const sr_dataset *ds
     json_object_set_new(settings, "heuristic_reserve", json_number(report->heuristic_reserve));
     json_object_set_new(settings, "heuristic_true_remaining",
                         json_boolean(report->heuristic_true_remaining));
+    json_object_set_new(settings, "oracle_objective",
+                        json_string(sr_oracle_objective_name(report->oracle_objective)));
 
     for (size_t i = 0; i < report->n_rows; i++) {
         json_t *row = row_to_json(&report->rows[i], ds);

@@ -176,6 +176,7 @@ static void sort_by_quality(const sr_model_stats *stats, int *order)
 
 typedef struct oracle_impl {
     sr_mdp_config config;
+    sr_oracle_objective objective;
     int *plan;
     int capacity;
 } oracle_impl;
@@ -197,7 +198,8 @@ static sr_status oracle_begin_session(sr_policy *policy, const sr_dataset *ds, s
         impl->capacity = n_turns;
     }
     sr_oracle_plan plan;
-    return sr_oracle_solve(&impl->config, ds, session, start_budget, impl->plan, &plan, err);
+    return sr_oracle_solve_objective(&impl->config, impl->objective, ds, session, start_budget,
+                                     impl->plan, &plan, err);
 }
 
 static int oracle_act(sr_policy *policy, const sr_policy_state *state)
@@ -225,6 +227,7 @@ void sr_policy_options_default(sr_policy_options *options)
     sr_mdp_config_default(&options->mdp);
     options->heuristic_reserve = SR_HEURISTIC_DEFAULT_RESERVE;
     options->heuristic_true_remaining = false;
+    options->oracle_objective = SR_ORACLE_QUALITY;
 }
 
 /* Allocates a policy shell and its zeroed impl of `impl_size` bytes. */
@@ -299,11 +302,17 @@ static sr_status create_oracle(const sr_dataset *ds, const sr_policy_options *op
     sr_status status = sr_mdp_config_check(&options->mdp, &ds->catalogue, err);
     if (status != SR_OK)
         return status;
+    if (options->oracle_objective != SR_ORACLE_QUALITY &&
+        options->oracle_objective != SR_ORACLE_RETURN)
+        return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "oracle_objective",
+                            "unknown oracle objective %d; use quality or return",
+                            (int)options->oracle_objective);
     sr_policy *policy = new_policy("oracle", sizeof(oracle_impl));
     if (policy == NULL)
         return sr_error_set(err, SR_ERR_NOMEM, NULL, 0, NULL, "out of memory");
     oracle_impl *impl = policy->impl;
     impl->config = options->mdp;
+    impl->objective = options->oracle_objective;
     policy->begin_session = oracle_begin_session;
     policy->act = oracle_act;
     policy->destroy = oracle_destroy;

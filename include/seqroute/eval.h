@@ -133,6 +133,7 @@ typedef struct sr_eval_report {
     sr_mdp_config mdp;
     double heuristic_reserve;
     bool heuristic_true_remaining;
+    sr_oracle_objective oracle_objective;
     sr_eval_metrics *rows; /* budget-major: every policy at budget 1, then budget 2, ... */
     size_t n_rows;
 } sr_eval_report;
