@@ -30,7 +30,7 @@
 
 #include "seqroute/eval.h"
 
-/* A transition is 64 bytes: five doubles, the row, and small integer fields. */
+/* A transition is 64 bytes: five doubles, the row, and small integer fields, no padding. */
 _Static_assert(sizeof(sr_hbr_transition) == 64, "sr_hbr_transition should stay 64 bytes");
 
 /* Stream tags that keep the budget and path streams of one session apart. */
@@ -542,6 +542,7 @@ static void fill_transition(const sr_hbr *hbr, size_t session, int t, int level,
 {
     const sr_session *s = &hbr->ds->sessions[session];
 
+    memset(tr, 0, sizeof(*tr));
     tr->budget = budget;
     tr->next_budget = r->budget;
     tr->quality = r->quality;

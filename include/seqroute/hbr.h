@@ -139,6 +139,7 @@ typedef struct sr_hbr_transition {
     uint16_t level; /* budget level index; for log-uniform, rank of the draw (0 = smallest) */
     uint8_t action;
     uint8_t flags;
+    uint16_t reserved; /* always 0; makes the 64 bytes explicit */
 } sr_hbr_transition;
 
 typedef struct sr_hbr sr_hbr;
