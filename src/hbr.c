@@ -7,7 +7,7 @@
  * path is the base-K number of its index (turn 0 the most significant digit,
  * so index order is lexicographic order), and a sampled path is drawn from
  * its own random stream keyed by (seed, session id, path index), so path p
- * is the same whether the visitor or the sampler asks for it.  Every walk
+ * is the same whether the visitor or the sampler requests it.  Every walk
  * calls sr_mdp_step, so budgets, rewards and flags are the simulator's own.
  *
  * Dedupe: the walk along a path depends only on the path's prefix, so paths

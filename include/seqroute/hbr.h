@@ -53,7 +53,7 @@ extern "C" {
 
 /* Enumerate every path when K^T is at most this: 2 models and up to 6 turns. */
 #define SR_HBR_DEFAULT_MAX_ENUM 64
-/* Paths drawn per session when enumeration is too large: the paper's 16 paths. */
+/* Paths drawn per session when enumeration is too large: 16, the count of 2 models x 4 turns. */
 #define SR_HBR_DEFAULT_N_PATHS 16
 
 /* Caps that bound memory: budget levels per session, enumerated and sampled paths. */
@@ -154,8 +154,8 @@ void sr_hbr_options_default(sr_hbr_options *options);
 /*
  * Builds a relabeller over `ds`, which must outlive it and stay unchanged.
  * Checks the options, resolves the budget levels, and classifies every
- * session (enumerated, sampled, logged or unusable; each unusable session is
- * logged at warn level with its id and reason).  Costs O(turns x models)
+ * session as enumerated, sampled, logged or unusable.  Each unusable session
+ * is logged at warn level with its id and reason.  Costs O(turns x models)
  * time and O(sessions) memory.  Errors: SR_ERR_INVALID for a bad option, for
  * fractions when C_ref is undefined (the message says to give absolute
  * budgets or C_ref), for more than 2^32 - 1 sessions; SR_ERR_NOMEM.  The

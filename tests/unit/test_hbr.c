@@ -5,7 +5,7 @@
  * replay and mixed data, sampled paths when K^T > max_enum, the behaviour
  * mixture, log-uniform budgets, determinism, and the sampler's uniformity.
  *
- * Unless a test says otherwise, model 0 "weak" costs 1 and answers with
+ * Unless a test says otherwise, model 0 "weak" costs 1 and scores
  * quality 0.25, and model 1 "strong" costs 10 with quality 0.75.  Every
  * number is a small integer or a dyadic fraction, so budgets and rewards
  * compare exactly.
@@ -323,8 +323,8 @@ static void logged_only_replay(void **state)
 
 /*
  * Logged-only data has no C_ref for fractions when the dearest model lacks
- * outcomes (here strong, logged on turn 2 only): creation fails and says
- * what to do.
+ * outcomes (here strong, logged on turn 2 only): creation fails and the
+ * message names the fix.
  */
 static void logged_only_fractions_rejected(void **state)
 {
@@ -472,10 +472,10 @@ static sr_status count_actions(const sr_hbr_transition *tr, void *user_data)
 }
 
 /*
- * A pure mixture gives a fixed behaviour.  Turn qualities (weak, strong,
- * third) make the per-turn greedy choice strong, third, weak, strong; the
- * cheapest model by mean cost is weak (1), the strongest by mean quality is
- * strong.
+ * A pure mixture gives a fixed behaviour.  The turn qualities (weak, strong,
+ * third) make the per-turn greedy choice strong, third, weak, strong.  The
+ * cheapest model by mean cost is weak (1), and the strongest by mean quality
+ * is strong (0.75 against 0.4375 and 0.5625).
  */
 static void mixture_behaviours(void **state)
 {
@@ -658,11 +658,10 @@ static sr_status tally_visit(const sr_hbr_transition *tr, void *user_data)
 }
 
 /*
- * Sampling is uniform over the multiset.  Data: a 2-turn session at budgets
- * 8 and 12 (6 + 8 transitions, from the two-turn test and its walk at 12)
- * plus a 1-turn session (2 + 2): 18 transitions in 14 distinct keys
- * (4 + 6 + 2 + 2), with episodes of one and two steps and keys shared by up
- * to two paths.  200,000 draws with a fixed seed: the
+ * Sampling is uniform over the multiset.  The data is a 2-turn session at
+ * budgets 8 and 12 (6 + 8 transitions) plus a 1-turn session (2 + 2).  That
+ * makes 18 transitions in 14 distinct keys (4 + 6 + 2 + 2), with episodes
+ * of one and two steps and keys shared by up to two paths.  200,000 draws with a fixed seed: the
  * chi-square statistic over the keys must stay below the 0.999 quantile of
  * chi-square with (keys - 1) degrees of freedom (Wilson-Hilferty
  * approximation, accurate to about 1% at these degrees of freedom).  A
