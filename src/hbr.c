@@ -403,8 +403,17 @@ static sr_status classify_sessions(sr_hbr *hbr, sr_error *err)
                        reason);
         }
 
-        /* Sampler slots: L x P_s x T_s, bounded by 256 x 65536 x 4096 = 2^36 per session. */
+        /*
+         * Sampler slots: L x P_s x T_s.  The caps keep one session below 2^32
+         * (256 levels x at most 2^24 path-turns), but the sum over up to
+         * 2^32 sessions could still wrap.
+         */
         const uint64_t slots = levels * hbr->n_paths[i] * (uint64_t)s->n_turns;
+        if (hbr->cumulative[i] > UINT64_MAX - slots)
+            return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "sessions",
+                                "the relabelled data has more than 2^64 sampler slots at "
+                                "session '%s'; use fewer levels or paths, or split the data",
+                                s->id);
         hbr->cumulative[i + 1] = hbr->cumulative[i] + slots;
     }
     if (unusable > 0)

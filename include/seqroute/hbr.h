@@ -193,7 +193,7 @@ double sr_hbr_max_budget(const sr_hbr *hbr);
 sr_status sr_hbr_session_budgets(const sr_hbr *hbr, size_t session, double *budgets,
                                  sr_error *err);
 
-/* Path kind and path count of session `session` (0 paths when unusable). */
+/* Path kind and path count of session `session`, which must be in range (0 paths when unusable). */
 sr_hbr_path_kind sr_hbr_session_kind(const sr_hbr *hbr, size_t session);
 size_t sr_hbr_session_paths(const sr_hbr *hbr, size_t session);
 
