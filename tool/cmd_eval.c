@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd_paths.h"
 #include "seqroute/eval.h"
 
 static const char *const COMMAND = "eval";
@@ -251,6 +252,17 @@ static int parse_args(int argc, char **argv, eval_args *args)
         cli_usage_error(COMMAND, "option --reserve: multiplier %g is negative", args->reserve);
         return CLI_EXIT_USAGE;
     }
+
+    /* The report must not overwrite an input. */
+    const char *const inputs[] = {args->data, args->reference};
+    for (size_t i = 0; args->json != NULL && i < sizeof(inputs) / sizeof(inputs[0]); i++)
+        if (inputs[i] != NULL && cmd_same_file(args->json, inputs[i])) {
+            cli_usage_error(COMMAND,
+                            "--json %s names the input file %s and would overwrite it; "
+                            "choose another file",
+                            args->json, inputs[i]);
+            return CLI_EXIT_USAGE;
+        }
     return -1;
 }
 

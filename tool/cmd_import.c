@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd_paths.h"
 #include "seqroute/dataset.h"
 #include "seqroute/import.h"
 
@@ -337,6 +338,32 @@ int cmd_import(int argc, char **argv)
         cli_usage_error("import", "%s", err.message);
         cli_free_strings(models, n_models);
         return CLI_EXIT_USAGE;
+    }
+
+    /* The output must not overwrite an input. */
+    if (out_path != NULL) {
+        const char *clash = NULL;
+        for (size_t i = 0; clash == NULL && k != KIND_MTBENCH && i < n_files; i++)
+            if (cmd_same_file(out_path, files[i]))
+                clash = files[i];
+        for (size_t i = 0; clash == NULL && i < judgments.n; i++)
+            if (cmd_same_file(out_path, judgments.items[i]))
+                clash = judgments.items[i];
+        for (size_t i = 0; clash == NULL && i < answers.n; i++)
+            if (cmd_same_file(out_path, answers.items[i]))
+                clash = answers.items[i];
+        const char *const singles[] = {questions, options.catalogue_path, options.litellm_path};
+        for (size_t i = 0; clash == NULL && i < sizeof(singles) / sizeof(singles[0]); i++)
+            if (singles[i] != NULL && cmd_same_file(out_path, singles[i]))
+                clash = singles[i];
+        if (clash != NULL) {
+            cli_usage_error("import",
+                            "--out %s names the input file %s and would overwrite it; "
+                            "choose another file",
+                            out_path, clash);
+            cli_free_strings(models, n_models);
+            return CLI_EXIT_USAGE;
+        }
     }
 
     /* Import and write. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd_paths.h"
 #include "seqroute/dataset.h"
 #include "seqroute/split.h"
 
@@ -158,13 +159,13 @@ static int parse_arguments(int argc, char **argv, split_args *args)
             cli_usage_error(COMMAND, "missing --%s OUT", part_names[p]);
             return CLI_EXIT_USAGE;
         }
-        if (strcmp(args->data, "-") != 0 && strcmp(args->outputs[p], args->data) == 0) {
+        if (cmd_same_file(args->outputs[p], args->data)) {
             cli_usage_error(COMMAND, "--%s %s would overwrite the input; choose another file",
                             part_names[p], args->outputs[p]);
             return CLI_EXIT_USAGE;
         }
         for (int q = 0; q < p; q++) {
-            if (strcmp(args->outputs[p], args->outputs[q]) == 0) {
+            if (cmd_same_file(args->outputs[p], args->outputs[q])) {
                 cli_usage_error(COMMAND, "--%s and --%s both name %s; give each part its own file",
                                 part_names[q], part_names[p], args->outputs[p]);
                 return CLI_EXIT_USAGE;
