@@ -211,6 +211,42 @@ static void finish_metrics(const eval_accumulator *acc, int n_models, sr_eval_me
         m->p_expensive_slope = acc->xy_c / acc->x_m2;
 }
 
+/*
+ * Checks that the costs of `ds` sum to a finite number.  Each cost is finite
+ * (the loader checks), but costs near the largest double can still add up to
+ * infinity, and an infinite spend turns the running mean and variance into
+ * NaN.  A finite grand total bounds every sum evaluation forms: spends,
+ * their mean, C_ref and the per-model means.  The error names the model
+ * with the largest total.
+ */
+static sr_status check_cost_total(const sr_dataset *ds, sr_error *err)
+{
+    double total = 0;
+    double by_model[SR_MAX_MODELS] = {0};
+    const int n_models = ds->catalogue.n_models;
+
+    for (size_t j = 0; j < ds->n_turns; j++)
+        for (int k = 0; k < n_models; k++) {
+            const sr_outcome *o = sr_dataset_outcome(ds, j, k);
+            if (o->present) {
+                total += o->cost;
+                by_model[k] += o->cost;
+            }
+        }
+    if (isfinite(total))
+        return SR_OK;
+
+    int largest = 0;
+    for (int k = 1; k < n_models; k++)
+        if (!(by_model[k] <= by_model[largest]))
+            largest = k;
+    return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "cost",
+                        "the costs sum to more than the largest double (about 1.8e308), "
+                        "model '%s' contributing the most; rescale the costs to a smaller "
+                        "cost unit",
+                        ds->catalogue.models[largest].name);
+}
+
 sr_status sr_eval_policy(sr_policy *policy, const sr_dataset *ds, double budget,
                          const sr_eval_options *options, sr_eval_metrics *metrics, sr_error *err)
 {
@@ -225,6 +261,8 @@ sr_status sr_eval_policy(sr_policy *policy, const sr_dataset *ds, double budget,
                             "evaluation runs whole sessions, so the horizon must be 0 (got %d)",
                             options->mdp.horizon);
     sr_status status = sr_mdp_config_check(&options->mdp, &ds->catalogue, err);
+    if (status == SR_OK)
+        status = check_cost_total(ds, err);
     if (status != SR_OK)
         return status;
 
@@ -381,6 +419,9 @@ sr_status sr_eval_report_build(const sr_dataset *ds, const sr_eval_request *requ
     if (ds->n_sessions == 0)
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "sessions",
                             "the evaluation data has no sessions");
+    status = check_cost_total(ds, err);
+    if (status != SR_OK)
+        return status;
 
     /* Names: the request (with "all" expanded), then the comparison policies. */
     for (size_t i = 0; i < request->n_policies; i++)

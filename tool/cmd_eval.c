@@ -471,6 +471,12 @@ int cmd_eval(int argc, char **argv)
     sr_error err;
     sr_error_clear(&err);
     sr_status status = sr_eval_report_build(&data, &request, &report, &err);
+    if (status == SR_ERR_INVALID && err.path[0] == '\0') {
+        /* A data error found after loading: name the file it came from. */
+        fprintf(stderr, "seqroute: error: %s: %s\n", args.data, err.message);
+        code = CLI_EXIT_FAILURE;
+        goto out;
+    }
     if (status != SR_OK) {
         cli_report_error(&err);
         code = status == SR_ERR_NOT_FOUND ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;

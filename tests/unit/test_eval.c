@@ -554,6 +554,58 @@ static void eval_rejects_bad_input(void **state)
     sr_dataset_free(&ds);
 }
 
+/*
+ * Costs that are each finite but sum past the largest double: per-session
+ * spend and its mean would be infinite, and the running variance NaN (the
+ * table printed "-nan").  Evaluation rejects the data and names the model.
+ */
+static void eval_rejects_overflowing_costs(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"always:big"};
+    const double budget = 1.0;
+    sr_dataset ds;
+    sr_eval_request request;
+    sr_eval_report report;
+    sr_eval_options options;
+    sr_eval_metrics metrics;
+    sr_error err;
+    sr_policy *policy = NULL;
+    size_t j;
+
+    sr_dataset_init(&ds);
+    assert_int_equal(sr_dataset_add_model(&ds, "big", NAN, NAN, NAN, false, &err), SR_OK);
+    assert_int_equal(sr_dataset_add_model(&ds, "small", NAN, NAN, NAN, false, &err), SR_OK);
+    for (int i = 0; i < 2; i++) {
+        char id[8];
+        snprintf(id, sizeof(id), "s%d", i);
+        assert_int_equal(sr_dataset_begin_session(&ds, id, NAN, &err), SR_OK);
+        assert_int_equal(sr_dataset_add_turn(&ds, NULL, NULL, 0, NULL, -1, &j, &err), SR_OK);
+        assert_int_equal(sr_dataset_set_outcome(&ds, j, 0, 0.9, 1e308, NAN, NAN, &err), SR_OK);
+        assert_int_equal(sr_dataset_set_outcome(&ds, j, 1, 0.5, 1e-3, NAN, NAN, &err), SR_OK);
+    }
+
+    memset(&request, 0, sizeof(request));
+    request.policies = names;
+    request.n_policies = 1;
+    request.budgets = &budget;
+    request.n_budgets = 1;
+    sr_eval_options_default(&request.eval);
+    sr_policy_options_default(&request.policy);
+    assert_int_equal(sr_eval_report_build(&ds, &request, &report, &err), SR_ERR_INVALID);
+    assert_non_null(strstr(err.message, "'big'"));
+    assert_string_equal(err.field, "cost");
+    assert_null(report.rows);
+
+    assert_int_equal(sr_policy_create("always:big", &ds, NULL, &policy, &err), SR_OK);
+    sr_eval_options_default(&options);
+    assert_int_equal(sr_eval_policy(policy, &ds, budget, &options, &metrics, &err),
+                     SR_ERR_INVALID);
+    assert_non_null(strstr(err.message, "'big'"));
+    sr_policy_free(policy);
+    sr_dataset_free(&ds);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -568,6 +620,7 @@ int main(void)
         cmocka_unit_test(random_ignores_session_order),
         cmocka_unit_test(evaluation_is_deterministic),
         cmocka_unit_test(eval_rejects_bad_input),
+        cmocka_unit_test(eval_rejects_overflowing_costs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
