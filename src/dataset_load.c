@@ -605,6 +605,16 @@ static sr_status parse_line(loader *ld, const char *line, size_t len, json_t **o
         return fail(ld, SR_ERR_INVALID, NULL,
                     "invalid UTF-8 at byte %d (column %d): %s; save the file as UTF-8 text",
                     jerr.position, jerr.column, jerr.text);
+    case json_error_null_character:
+        return fail(ld, SR_ERR_INVALID, NULL,
+                    "invalid JSON at column %d: the escape \\u0000 (a NUL character) is not "
+                    "allowed in a string; remove it from the text",
+                    jerr.column);
+    case json_error_stack_overflow:
+        return fail(ld, SR_ERR_INVALID, NULL,
+                    "invalid JSON at column %d: arrays and objects are nested more than %d "
+                    "levels deep; flatten the value",
+                    jerr.column, JSON_PARSER_MAX_DEPTH);
     case json_error_numeric_overflow:
         return fail(ld, SR_ERR_INVALID, NULL,
                     "invalid number at column %d: %s; numbers must be finite doubles "

@@ -172,6 +172,57 @@ static void nul_byte_rejected(void **state)
     sr_dataset_free(&ds);
 }
 
+/* The escape \u0000 is named in the message, not as jansson's flag name. */
+static void nul_escape_rejected(void **state)
+{
+    (void)state;
+    sr_dataset ds;
+    sr_error err;
+
+    expect_error(HEADER WITH_TURN("{\"text\": \"a\\u0000b\", \"outcomes\": {\"big\": "
+                                  "{\"quality\": 0.9, \"cost\": 0.01}}}"),
+                 SR_ERR_INVALID, 2, "", "\\u0000");
+    assert_int_equal(load_text(HEADER WITH_TURN("{\"text\": \"a\\u0000b\", \"outcomes\": "
+                                                "{\"big\": {\"quality\": 0.9, \"cost\": "
+                                                "0.01}}}"),
+                               NULL, &ds, NULL, &err),
+                     SR_ERR_INVALID);
+    if (strstr(err.message, "JSON_ALLOW_NUL") != NULL)
+        fail_msg("message \"%s\" names a jansson flag", err.message);
+    assert_contains(err.message, "remove");
+    sr_dataset_free(&ds);
+}
+
+/* Nesting beyond the parser's depth limit says so and what to do. */
+static void deep_nesting_rejected(void **state)
+{
+    (void)state;
+    enum { DEPTH = 5000 }; /* beyond jansson's limit of 2048 levels */
+    const char prefix[] = HEADER "{\"id\": \"s\", \"x_deep\": ";
+    const char suffix[] = ", \"turns\": [{\"outcomes\": {\"big\": {\"quality\": 0.9, "
+                          "\"cost\": 0.01}}}]}\n";
+    const size_t size = sizeof(prefix) + 2 * DEPTH + sizeof(suffix);
+    char *text = malloc(size);
+    assert_non_null(text);
+    size_t n = 0;
+    memcpy(text, prefix, sizeof(prefix) - 1);
+    n += sizeof(prefix) - 1;
+    memset(text + n, '[', DEPTH);
+    n += DEPTH;
+    memset(text + n, ']', DEPTH);
+    n += DEPTH;
+    memcpy(text + n, suffix, sizeof(suffix));
+
+    sr_dataset ds;
+    sr_error err;
+    assert_int_equal(load_text(text, NULL, &ds, NULL, &err), SR_ERR_INVALID);
+    assert_int_equal(err.line, 2);
+    assert_contains(err.message, "nested");
+    assert_contains(err.message, "2048");
+    sr_dataset_free(&ds);
+    free(text);
+}
+
 static void duplicate_json_key_rejected(void **state)
 {
     (void)state;
@@ -967,6 +1018,8 @@ int main(void)
         cmocka_unit_test(infinity_literal_rejected),
         cmocka_unit_test(overflowing_number_rejected),
         cmocka_unit_test(nul_byte_rejected),
+        cmocka_unit_test(nul_escape_rejected),
+        cmocka_unit_test(deep_nesting_rejected),
         cmocka_unit_test(duplicate_json_key_rejected),
         cmocka_unit_test(header_not_object),
         cmocka_unit_test(header_missing),
