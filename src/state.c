@@ -1,0 +1,145 @@
+/*
+ * state.c - the state encoder: feature row plus budget (and optional turn
+ * and budget views) into one float vector.  Layout in seqroute/state.h.
+ */
+#include "seqroute/state.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Option names, in bit order, as the command line and the policy file's JSON spell them. */
+static const char *const option_names[] = {"turn", "log-budget", "strong-calls", "bins"};
+#define N_OPTION_NAMES (sizeof(option_names) / sizeof(option_names[0]))
+
+/* Largest accepted feature width, 2^20: above the widest text vector with history concatenation. */
+#define STATE_MAX_FEATURES (1 << 20)
+
+static bool positive_finite(double x)
+{
+    return isfinite(x) && x > 0;
+}
+
+sr_status sr_state_config_check(const sr_state_config *config, sr_error *err)
+{
+    if (config->feature_dim < 1 || config->feature_dim > STATE_MAX_FEATURES)
+        return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "feature_dim",
+                            "feature width %d is out of range; use 1 to %d",
+                            config->feature_dim, STATE_MAX_FEATURES);
+    if ((config->options & ~(uint32_t)SR_STATE_ALL_OPTIONS) != 0)
+        return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "options",
+                            "unknown state option bits 0x%x", (unsigned)config->options);
+    if (!positive_finite(config->b_ref))
+        return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "b_ref",
+                            "B_ref %g is not a finite number > 0", config->b_ref);
+    if ((config->options & SR_STATE_TURN) && !positive_finite(config->t_ref))
+        return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "t_ref",
+                            "T_ref %g is not a finite number > 0", config->t_ref);
+    if ((config->options & SR_STATE_STRONG_CALLS) && !positive_finite(config->strong_cost))
+        return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "strong_cost",
+                            "mean cost of the most expensive model %g is not a finite "
+                            "number > 0, so budgets cannot be counted in its calls",
+                            config->strong_cost);
+    if ((config->options & SR_STATE_BUDGET_BINS) &&
+        (config->n_bins < 1 || config->n_bins > SR_STATE_MAX_BINS))
+        return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "n_bins",
+                            "%d budget bins is out of range; use 1 to %d", config->n_bins,
+                            SR_STATE_MAX_BINS);
+    return SR_OK;
+}
+
+int sr_state_dim(const sr_state_config *config)
+{
+    int dim = config->feature_dim + 1;
+    if (config->options & SR_STATE_TURN)
+        dim++;
+    if (config->options & SR_STATE_LOG_BUDGET)
+        dim++;
+    if (config->options & SR_STATE_STRONG_CALLS)
+        dim++;
+    if (config->options & SR_STATE_BUDGET_BINS)
+        dim += config->n_bins;
+    return dim;
+}
+
+void sr_state_encode(const sr_state_config *config, const float *features, const float *shift,
+                     const float *scale, int t, double budget, float *out)
+{
+    const int f = config->feature_dim;
+
+    /* Features, normalised when constants are given. */
+    if (shift != NULL && scale != NULL)
+        for (int i = 0; i < f; i++)
+            out[i] = (features[i] - shift[i]) * scale[i];
+    else
+        memcpy(out, features, (size_t)f * sizeof(float));
+
+    /* Budget views; a negative budget only occurs after bankruptcy and reads as 0. */
+    const double b = budget > 0 ? budget : 0.0;
+    const double ratio = b / config->b_ref;
+    int i = f;
+    out[i++] = (float)ratio;
+    if (config->options & SR_STATE_TURN)
+        out[i++] = (float)((double)t / config->t_ref);
+    if (config->options & SR_STATE_LOG_BUDGET)
+        out[i++] = (float)log1p(ratio);
+    if (config->options & SR_STATE_STRONG_CALLS)
+        out[i++] = (float)(b / config->strong_cost);
+    if (config->options & SR_STATE_BUDGET_BINS) {
+        int bin = (int)(ratio * config->n_bins);
+        if (bin >= config->n_bins)
+            bin = config->n_bins - 1;
+        for (int k = 0; k < config->n_bins; k++)
+            out[i + k] = k == bin ? 1.0f : 0.0f;
+    }
+}
+
+bool sr_state_options_parse(const char *text, uint32_t *options)
+{
+    uint32_t bits = 0;
+    const char *p = text;
+
+    if (text[0] == '\0')
+        return false;
+    if (strcmp(text, "none") == 0) {
+        *options = 0;
+        return true;
+    }
+    while (*p != '\0') {
+        const char *end = strchr(p, ',');
+        const size_t length = end ? (size_t)(end - p) : strlen(p);
+        bool found = false;
+        for (size_t k = 0; k < N_OPTION_NAMES; k++)
+            if (strlen(option_names[k]) == length && strncmp(p, option_names[k], length) == 0) {
+                bits |= 1u << k;
+                found = true;
+            }
+        if (!found)
+            return false;
+        if (end == NULL)
+            break;
+        p = end + 1;
+        if (*p == '\0')
+            return false;
+    }
+    *options = bits;
+    return true;
+}
+
+void sr_state_options_format(uint32_t options, char *text, size_t size)
+{
+    size_t used = 0;
+    if (size == 0)
+        return;
+    text[0] = '\0';
+    for (size_t k = 0; k < N_OPTION_NAMES; k++) {
+        if (!(options & (1u << k)))
+            continue;
+        int n = snprintf(text + used, size - used, "%s%s", used ? "," : "", option_names[k]);
+        if (n < 0 || (size_t)n >= size - used)
+            return;
+        used += (size_t)n;
+    }
+    if (used == 0)
+        snprintf(text, size, "none");
+}

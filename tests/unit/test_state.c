@@ -1,0 +1,193 @@
+/*
+ * test_state.c - the state encoder: layout and values of every option,
+ * computed by hand, normalisation, the negative-budget rule, configuration
+ * checks and option-name parsing.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <string.h>
+
+#include "seqroute/state.h"
+
+static sr_state_config base_config(void)
+{
+    sr_state_config c = {0};
+    c.feature_dim = 3;
+    c.b_ref = 8.0;
+    c.t_ref = 4.0;
+    c.strong_cost = 2.0;
+    c.n_bins = 4;
+    return c;
+}
+
+static void state_budget_only(void **unused)
+{
+    (void)unused;
+    sr_state_config c = base_config();
+    const float features[3] = {0.5f, -1.0f, 2.0f};
+    float out[4];
+
+    assert_int_equal(sr_state_dim(&c), 4);
+    sr_state_encode(&c, features, NULL, NULL, 2, 6.0, out);
+    assert_true(out[0] == 0.5f);
+    assert_true(out[1] == -1.0f);
+    assert_true(out[2] == 2.0f);
+    assert_true(out[3] == 0.75f); /* 6 / 8 */
+}
+
+static void state_every_option(void **unused)
+{
+    (void)unused;
+    sr_state_config c = base_config();
+    c.options = SR_STATE_ALL_OPTIONS;
+    const float features[3] = {1.0f, 2.0f, 3.0f};
+    float out[3 + 1 + 1 + 1 + 1 + 4];
+
+    assert_int_equal(sr_state_dim(&c), 11);
+    sr_state_encode(&c, features, NULL, NULL, 1, 4.0, out);
+    assert_true(out[3] == 0.5f);                 /* 4 / 8 */
+    assert_true(out[4] == 0.25f);                /* t 1 / 4 */
+    assert_float_equal(out[5], log1p(0.5), 1e-7); /* log1p(b / B_ref) */
+    assert_true(out[6] == 2.0f);                 /* 4 / strong cost 2 */
+    /* 0.5 * 4 bins = bin 2. */
+    assert_true(out[7] == 0.0f);
+    assert_true(out[8] == 0.0f);
+    assert_true(out[9] == 1.0f);
+    assert_true(out[10] == 0.0f);
+}
+
+static void state_bins_edges(void **unused)
+{
+    (void)unused;
+    sr_state_config c = base_config();
+    c.options = SR_STATE_BUDGET_BINS;
+    const float features[3] = {0};
+    float out[8];
+
+    /* Budget above B_ref falls in the last bin. */
+    sr_state_encode(&c, features, NULL, NULL, 0, 20.0, out);
+    assert_true(out[3] == 2.5f);
+    assert_true(out[4] == 0.0f);
+    assert_true(out[6] == 0.0f);
+    assert_true(out[7] == 1.0f);
+
+    /* Zero budget is bin 0. */
+    sr_state_encode(&c, features, NULL, NULL, 0, 0.0, out);
+    assert_true(out[4] == 1.0f);
+    assert_true(out[7] == 0.0f);
+}
+
+static void state_negative_budget_zero(void **unused)
+{
+    (void)unused;
+    sr_state_config c = base_config();
+    c.options = SR_STATE_LOG_BUDGET | SR_STATE_STRONG_CALLS;
+    const float features[3] = {0};
+    float out[6];
+
+    sr_state_encode(&c, features, NULL, NULL, 0, -3.0, out);
+    assert_true(out[3] == 0.0f);
+    assert_true(out[4] == 0.0f);
+    assert_true(out[5] == 0.0f);
+}
+
+static void state_normalises_features(void **unused)
+{
+    (void)unused;
+    sr_state_config c = base_config();
+    const float features[3] = {1.0f, 2.0f, 3.0f};
+    const float shift[3] = {1.0f, 0.0f, 5.0f};
+    const float scale[3] = {2.0f, 0.5f, 1.0f};
+    float out[4];
+
+    sr_state_encode(&c, features, shift, scale, 0, 8.0, out);
+    assert_true(out[0] == 0.0f);
+    assert_true(out[1] == 1.0f);
+    assert_true(out[2] == -2.0f);
+    assert_true(out[3] == 1.0f);
+}
+
+static void state_config_rejects(void **unused)
+{
+    (void)unused;
+    sr_error err;
+    sr_state_config c = base_config();
+    assert_int_equal(sr_state_config_check(&c, &err), SR_OK);
+
+    c.b_ref = 0;
+    assert_int_equal(sr_state_config_check(&c, &err), SR_ERR_INVALID);
+    assert_non_null(strstr(err.message, "B_ref"));
+
+    c = base_config();
+    c.b_ref = NAN;
+    assert_int_equal(sr_state_config_check(&c, &err), SR_ERR_INVALID);
+
+    c = base_config();
+    c.options = SR_STATE_TURN;
+    c.t_ref = -1;
+    assert_int_equal(sr_state_config_check(&c, &err), SR_ERR_INVALID);
+    assert_non_null(strstr(err.message, "T_ref"));
+
+    /* T_ref is only checked when the turn option is on. */
+    c.options = 0;
+    assert_int_equal(sr_state_config_check(&c, &err), SR_OK);
+
+    c = base_config();
+    c.options = SR_STATE_STRONG_CALLS;
+    c.strong_cost = 0;
+    assert_int_equal(sr_state_config_check(&c, &err), SR_ERR_INVALID);
+
+    c = base_config();
+    c.options = SR_STATE_BUDGET_BINS;
+    c.n_bins = SR_STATE_MAX_BINS + 1;
+    assert_int_equal(sr_state_config_check(&c, &err), SR_ERR_INVALID);
+
+    c = base_config();
+    c.options = 1u << 7;
+    assert_int_equal(sr_state_config_check(&c, &err), SR_ERR_INVALID);
+
+    c = base_config();
+    c.feature_dim = 0;
+    assert_int_equal(sr_state_config_check(&c, &err), SR_ERR_INVALID);
+}
+
+static void state_option_names(void **unused)
+{
+    (void)unused;
+    uint32_t options = 99;
+    char text[64];
+
+    assert_true(sr_state_options_parse("turn,bins", &options));
+    assert_int_equal(options, SR_STATE_TURN | SR_STATE_BUDGET_BINS);
+    assert_true(sr_state_options_parse("none", &options));
+    assert_int_equal(options, 0);
+    assert_true(sr_state_options_parse("log-budget,strong-calls", &options));
+    assert_int_equal(options, SR_STATE_LOG_BUDGET | SR_STATE_STRONG_CALLS);
+
+    options = 5;
+    assert_false(sr_state_options_parse("turn,budget", &options));
+    assert_false(sr_state_options_parse("turn,", &options));
+    assert_false(sr_state_options_parse("", &options));
+    assert_int_equal(options, 5);
+
+    sr_state_options_format(SR_STATE_ALL_OPTIONS, text, sizeof(text));
+    assert_string_equal(text, "turn,log-budget,strong-calls,bins");
+    sr_state_options_format(0, text, sizeof(text));
+    assert_string_equal(text, "none");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(state_budget_only),        cmocka_unit_test(state_every_option),
+        cmocka_unit_test(state_bins_edges),         cmocka_unit_test(state_negative_budget_zero),
+        cmocka_unit_test(state_normalises_features), cmocka_unit_test(state_config_rejects),
+        cmocka_unit_test(state_option_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
