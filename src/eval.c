@@ -296,13 +296,14 @@ sr_status sr_eval_policy(sr_policy *policy, const sr_dataset *ds, double budget,
 }
 
 void sr_eval_compare(sr_eval_metrics *row, const sr_eval_metrics *cheapest,
-                     const sr_eval_metrics *strongest, const sr_eval_metrics *oracle)
+                     const sr_eval_metrics *strongest, const sr_eval_metrics *oracle,
+                     double min_gain)
 {
     row->oracle_gap_closed = NAN;
     row->cost_reduction_vs_strongest = NAN;
     if (cheapest != NULL && oracle != NULL) {
         const double gain = oracle->mean_quality - cheapest->mean_quality;
-        if (fabs(gain) > EVAL_TINY)
+        if (gain > min_gain && gain > EVAL_TINY)
             row->oracle_gap_closed = (row->mean_quality - cheapest->mean_quality) / gain;
     }
     if (strongest != NULL && strongest->mean_cost > EVAL_TINY)
@@ -471,8 +472,11 @@ sr_status sr_eval_report_build(const sr_dataset *ds, const sr_eval_request *requ
                 goto out;
             runs[p].budget_frac = request->budgets_are_fractions ? request->budgets[b] : NAN;
         }
+        const double min_gain = SR_EVAL_MIN_ORACLE_GAIN * (ds->catalogue.quality_max -
+                                                           ds->catalogue.quality_min);
         for (size_t p = 0; p < n_requested; p++) {
-            sr_eval_compare(&runs[p], &runs[cheapest], &runs[strongest], &runs[oracle]);
+            sr_eval_compare(&runs[p], &runs[cheapest], &runs[strongest], &runs[oracle],
+                            min_gain);
             report->rows[report->n_rows++] = runs[p];
         }
     }

@@ -562,9 +562,9 @@ sr_status sr_import_chain(const sr_dataset *items, uint64_t seed, int turns_min,
     }
     if (remainder > 0)
         sr_log(SR_LOG_INFO,
-               "import_chain_remainder session=%s turns=%d reason=\"%zu items do not fill the "
-               "last session\"",
-               out->sessions[out->n_sessions - 1].id, remainder, (size_t)remainder);
+               "import_chain_remainder session=%s turns=%d reason=\"the last session is "
+               "shorter because the item count is not a multiple of the session length\"",
+               out->sessions[out->n_sessions - 1].id, remainder);
     if (result != NULL) {
         result->items = n_items;
         result->sessions = out->n_sessions;

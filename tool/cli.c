@@ -3,6 +3,7 @@
  */
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -58,13 +59,28 @@ void cli_usage_error(const char *command, const char *format, ...)
     fprintf(stderr, "\nRun 'seqroute %s --help' for the options.\n", command);
 }
 
+/*
+ * True when `text` is written as a plain decimal number: strtod alone would
+ * also take leading white space and hexadecimal ("0x10"), which on a command
+ * line are more likely typos than intent.
+ */
+static bool is_plain_decimal(const char *text)
+{
+    const char *p = text;
+    if (*p == '-' || *p == '+')
+        p++;
+    if (!isdigit((unsigned char)*p) && *p != '.')
+        return false;
+    return strpbrk(text, "xXpP") == NULL;
+}
+
 bool cli_parse_double(const char *command, const char *option, const char *text, double *value)
 {
     char *end = NULL;
     errno = 0;
     double x = strtod(text, &end);
-    if (text[0] == '\0' || *end != '\0' || errno == ERANGE || !isfinite(x)) {
-        cli_usage_error(command, "option %s: '%s' is not a finite number", option, text);
+    if (!is_plain_decimal(text) || *end != '\0' || errno == ERANGE || !isfinite(x)) {
+        cli_usage_error(command, "option %s: '%s' is not a finite decimal number", option, text);
         return false;
     }
     *value = x;
@@ -75,7 +91,7 @@ bool cli_parse_u64(const char *command, const char *option, const char *text, ui
 {
     char *end = NULL;
     errno = 0;
-    if (text[0] == '-' || text[0] == '\0') {
+    if (!isdigit((unsigned char)text[0])) {
         cli_usage_error(command, "option %s: '%s' is not a non-negative integer", option, text);
         return false;
     }
@@ -94,7 +110,8 @@ bool cli_parse_int(const char *command, const char *option, const char *text, in
     char *end = NULL;
     errno = 0;
     long x = strtol(text, &end, 10);
-    if (text[0] == '\0' || *end != '\0' || errno == ERANGE || x < min || x > max) {
+    const char *digits = (text[0] == '-' || text[0] == '+') ? text + 1 : text;
+    if (!isdigit((unsigned char)digits[0]) || *end != '\0' || errno == ERANGE || x < min || x > max) {
         cli_usage_error(command, "option %s: '%s' is not an integer in %d..%d", option, text, min,
                         max);
         return false;

@@ -394,6 +394,16 @@ static void print_table(FILE *out, const sr_eval_report *report, const sr_datase
         print_number(out, 7, 3, row->oracle_gap_closed);
         fprintf(out, "  %s\n", shares);
     }
+
+    /* Legend: units and the meaning of the derived columns. */
+    const char *unit = ds->catalogue.cost_unit ? ds->catalogue.cost_unit : "cost units";
+    fprintf(out, "\nbudget, mean_cost: %s per session.\n", unit);
+    fprintf(out, "quality: mean per turn; turns unserved after a bankruptcy count 0.\n");
+    fprintf(out, "return: mean undiscounted return per session (quality, minus eta at a "
+                 "bankruptcy).\n");
+    fprintf(out, "gap: share of the oracle's quality gain over always-cheapest that the "
+                 "policy recovers\n     ('-' when that gain is under 1%% of the quality "
+                 "range).\n");
 }
 
 static int write_json(const eval_args *args, const sr_eval_report *report, const sr_dataset *ds)

@@ -105,10 +105,19 @@ sr_status sr_eval_policy(sr_policy *policy, const sr_dataset *ds, double budget,
 /*
  * Fills the comparison metrics of `row` from the always-cheapest,
  * always-strongest and oracle runs at the same budget.  Any of the three may
- * be NULL, leaving the metric it feeds NAN.
+ * be NULL, leaving the metric it feeds NAN.  oracle_gap_closed stays NAN
+ * when the oracle's quality gain over always-cheapest is at most `min_gain`
+ * (a ratio over a near-zero gain is noise, not a measurement).
  */
 void sr_eval_compare(sr_eval_metrics *row, const sr_eval_metrics *cheapest,
-                     const sr_eval_metrics *strongest, const sr_eval_metrics *oracle);
+                     const sr_eval_metrics *strongest, const sr_eval_metrics *oracle,
+                     double min_gain);
+
+/*
+ * Smallest oracle gain over always-cheapest, as a share of the quality
+ * range, for which sr_eval_report_build computes oracle_gap_closed: 1%.
+ */
+#define SR_EVAL_MIN_ORACLE_GAIN 0.01
 
 /* ---- a full report over policies and budgets --------------------------------- */
 
