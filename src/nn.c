@@ -185,20 +185,28 @@ void sr_mlp_destroy(sr_mlp *net)
 
 /* ---- forward and backward ---------------------------------------------- */
 
-/* y[i][j] += bias[j], then ReLU when asked: one pass over [rows x width]. */
+/*
+ * y[i][j] += bias[j], then ReLU when asked: one pass over [rows x width].
+ * ReLU is written 0 > z ? 0 : z, which is what the AVX max instruction
+ * computes with 0 as its first operand, so a NaN passes through to the
+ * outputs (where the learner's guard sees it) instead of becoming 0.
+ */
 static void add_bias_activate(float *restrict y, int rows, int width,
                               const float *restrict bias, bool relu)
 {
     for (int i = 0; i < rows; i++) {
         float *restrict row = y + (size_t)i * width;
-        if (relu) {
-            for (int j = 0; j < width; j++) {
-                float z = row[j] + bias[j];
-                row[j] = z > 0.0f ? z : 0.0f;
-            }
-        } else {
-            for (int j = 0; j < width; j++)
-                row[j] += bias[j];
+        int j = 0;
+#ifdef NN_HAVE_AVX2
+        __m256 zero = _mm256_setzero_ps();
+        for (; j + 8 <= width; j += 8) {
+            __m256 z = _mm256_add_ps(_mm256_loadu_ps(row + j), _mm256_loadu_ps(bias + j));
+            _mm256_storeu_ps(row + j, relu ? _mm256_max_ps(zero, z) : z);
+        }
+#endif
+        for (; j < width; j++) {
+            float z = row[j] + bias[j];
+            row[j] = relu && 0.0f > z ? 0.0f : z;
         }
     }
 }
@@ -222,7 +230,7 @@ const float *sr_mlp_forward(sr_mlp *net, const float *input, int rows)
 
 /*
  * ReLU backward in place (dz = dy where y > 0, else 0) fused with the bias
- * gradient db = column sums of dz.
+ * gradient db = column sums of dz, summed row after row in both paths.
  */
 static void relu_mask_bias_grad(float *restrict dz, const float *restrict y, int rows, int width,
                                 float *restrict bias_grad)
@@ -231,7 +239,17 @@ static void relu_mask_bias_grad(float *restrict dz, const float *restrict y, int
     for (int i = 0; i < rows; i++) {
         float *restrict drow = dz + (size_t)i * width;
         const float *restrict yrow = y + (size_t)i * width;
-        for (int j = 0; j < width; j++) {
+        int j = 0;
+#ifdef NN_HAVE_AVX2
+        __m256 zero = _mm256_setzero_ps();
+        for (; j + 8 <= width; j += 8) {
+            __m256 positive = _mm256_cmp_ps(_mm256_loadu_ps(yrow + j), zero, _CMP_GT_OQ);
+            __m256 d = _mm256_and_ps(positive, _mm256_loadu_ps(drow + j));
+            _mm256_storeu_ps(drow + j, d);
+            _mm256_storeu_ps(bias_grad + j, _mm256_add_ps(_mm256_loadu_ps(bias_grad + j), d));
+        }
+#endif
+        for (; j < width; j++) {
             float d = yrow[j] > 0.0f ? drow[j] : 0.0f;
             drow[j] = d;
             bias_grad[j] += d;
@@ -305,20 +323,29 @@ void sr_mlp_polyak_update(sr_mlp *dst, const sr_mlp *src, float tau)
 
 double sr_mlp_grad_norm(const sr_mlp *net)
 {
-    /* Eight partial sums in a fixed order: vectorisable and deterministic. */
-    double partial[8] = {0};
+    /* Eight partial sums in double, lane i taking indices i mod 8: a fixed order. */
     const float *g = net->grads;
     size_t count = net->param_count;
     size_t i = 0;
-    for (; i + 8 <= count; i += 8) {
-        for (int lane = 0; lane < 8; lane++)
-            partial[lane] += (double)g[i + lane] * (double)g[i + lane];
-    }
-    for (; i < count; i++)
-        partial[0] += (double)g[i] * (double)g[i];
     double sum = 0.0;
+#ifdef NN_HAVE_AVX2
+    __m256d low = _mm256_setzero_pd();
+    __m256d high = _mm256_setzero_pd();
+    for (; i + 8 <= count; i += 8) {
+        __m256 x = _mm256_load_ps(g + i);
+        __m256d x_low = _mm256_cvtps_pd(_mm256_castps256_ps128(x));
+        __m256d x_high = _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1));
+        low = _mm256_add_pd(low, _mm256_mul_pd(x_low, x_low));
+        high = _mm256_add_pd(high, _mm256_mul_pd(x_high, x_high));
+    }
+    double lanes[8];
+    _mm256_storeu_pd(lanes, low);
+    _mm256_storeu_pd(lanes + 4, high);
     for (int lane = 0; lane < 8; lane++)
-        sum += partial[lane];
+        sum += lanes[lane];
+#endif
+    for (; i < count; i++)
+        sum += (double)g[i] * (double)g[i];
     return sqrt(sum);
 }
 
