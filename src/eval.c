@@ -275,6 +275,7 @@ sr_status sr_eval_policy(sr_policy *policy, const sr_dataset *ds, double budget,
     metrics->oracle_gap_closed = NAN;
     metrics->cost_reduction_vs_strongest = NAN;
     metrics->p_expensive_slope = NAN;
+    metrics->lambda = NAN;
 
     eval_accumulator *acc = calloc(1, sizeof(*acc));
     if (acc == NULL)
@@ -315,9 +316,13 @@ void sr_eval_compare(sr_eval_metrics *row, const sr_eval_metrics *cheapest,
 /* Names of the policies run to fill the comparison metrics. */
 static const char *const comparison_names[3] = {"always-cheapest", "always-strongest", "oracle"};
 
-/* A growable list of borrowed or owned policy names, deduplicated. */
+/*
+ * A growable list of owned policy names, each with the λ it runs with (NAN
+ * for policies without one), deduplicated on the pair.
+ */
 typedef struct name_list {
     char **names;
+    double *lambdas;
     size_t count;
     size_t capacity;
 } name_list;
@@ -327,21 +332,32 @@ static void name_list_free(name_list *list)
     for (size_t i = 0; i < list->count; i++)
         free(list->names[i]);
     free(list->names);
+    free(list->lambdas);
     memset(list, 0, sizeof(*list));
 }
 
-static ssize_t name_list_find(const name_list *list, const char *name)
+static bool same_lambda(double a, double b)
+{
+    return (isnan(a) && isnan(b)) || a == b;
+}
+
+static ssize_t name_list_find_lambda(const name_list *list, const char *name, double lambda)
 {
     for (size_t i = 0; i < list->count; i++)
-        if (strcmp(list->names[i], name) == 0)
+        if (strcmp(list->names[i], name) == 0 && same_lambda(list->lambdas[i], lambda))
             return (ssize_t)i;
     return -1;
 }
 
-/* Appends a copy of `name` unless it is already listed. */
-static bool name_list_add(name_list *list, const char *name)
+static ssize_t name_list_find(const name_list *list, const char *name)
 {
-    if (name_list_find(list, name) >= 0)
+    return name_list_find_lambda(list, name, NAN);
+}
+
+/* Appends a copy of (`name`, `lambda`) unless it is already listed. */
+static bool name_list_add_lambda(name_list *list, const char *name, double lambda)
+{
+    if (name_list_find_lambda(list, name, lambda) >= 0)
         return true;
     if (list->count == list->capacity) {
         size_t capacity = list->capacity ? list->capacity * 2 : 16;
@@ -349,18 +365,37 @@ static bool name_list_add(name_list *list, const char *name)
         if (p == NULL)
             return false;
         list->names = p;
+        double *q = realloc(list->lambdas, capacity * sizeof(double));
+        if (q == NULL)
+            return false;
+        list->lambdas = q;
         list->capacity = capacity;
     }
     char *copy = strdup(name);
     if (copy == NULL)
         return false;
+    list->lambdas[list->count] = lambda;
     list->names[list->count++] = copy;
     return true;
 }
 
-/* Expands "all" into every baseline and the oracle, in table order. */
-static bool add_requested(name_list *list, const char *name, const sr_catalogue *cat)
+static bool name_list_add(name_list *list, const char *name)
 {
+    return name_list_add_lambda(list, name, NAN);
+}
+
+/* Expands "all" into every baseline and the oracle, in table order; learned names once per λ. */
+static bool add_requested(name_list *list, const char *name, const sr_catalogue *cat,
+                          const sr_eval_request *request)
+{
+    if (sr_policy_name_is_learned(name)) {
+        if (request->n_lambdas == 0)
+            return name_list_add_lambda(list, name, 0.0);
+        for (size_t i = 0; i < request->n_lambdas; i++)
+            if (!name_list_add_lambda(list, name, request->lambdas[i]))
+                return false;
+        return true;
+    }
     if (strcmp(name, "all") != 0)
         return name_list_add(list, name);
 
@@ -426,7 +461,7 @@ sr_status sr_eval_report_build(const sr_dataset *ds, const sr_eval_request *requ
 
     /* Names: the request (with "all" expanded), then the comparison policies. */
     for (size_t i = 0; i < request->n_policies; i++)
-        if (!add_requested(&names, request->policies[i], &ds->catalogue))
+        if (!add_requested(&names, request->policies[i], &ds->catalogue, request))
             goto nomem;
     n_requested = names.count;
     if (n_requested == 0) {
@@ -455,7 +490,14 @@ sr_status sr_eval_report_build(const sr_dataset *ds, const sr_eval_request *requ
     report->rows = calloc(n_requested * request->n_budgets, sizeof(sr_eval_metrics));
     if (policies == NULL || runs == NULL || report->rows == NULL)
         goto nomem;
+    for (size_t i = 0; i < request->n_lambdas; i++)
+        if (!isfinite(request->lambdas[i])) {
+            status = sr_error_set(err, SR_ERR_INVALID, NULL, 0, "lambda",
+                                  "lambda %g is not finite", request->lambdas[i]);
+            goto out;
+        }
     for (size_t p = 0; p < names.count; p++) {
+        policy_options.lambda = isnan(names.lambdas[p]) ? 0.0 : names.lambdas[p];
         status = sr_policy_create(names.names[p], ds, &policy_options, &policies[p], err);
         if (status != SR_OK)
             goto out;
@@ -471,6 +513,7 @@ sr_status sr_eval_report_build(const sr_dataset *ds, const sr_eval_request *requ
             if (status != SR_OK)
                 goto out;
             runs[p].budget_frac = request->budgets_are_fractions ? request->budgets[b] : NAN;
+            runs[p].lambda = names.lambdas[p];
         }
         const double min_gain = SR_EVAL_MIN_ORACLE_GAIN * (ds->catalogue.quality_max -
                                                            ds->catalogue.quality_min);
@@ -536,6 +579,8 @@ static json_t *row_to_json(const sr_eval_metrics *m, const sr_dataset *ds)
         json_object_set_new(share, ds->catalogue.models[k].name, json_number(m->model_share[k]));
 
     json_object_set_new(row, "name", json_string(m->name));
+    if (isfinite(m->lambda))
+        json_object_set_new(row, "lambda", json_real(m->lambda));
     json_object_set_new(row, "budget", json_number(m->budget));
     if (!isnan(m->budget_frac))
         json_object_set_new(row, "budget_frac", json_number(m->budget_frac));

@@ -11,6 +11,10 @@
  */
 #include "seqroute/policy.h"
 
+#include <unistd.h>
+
+#include "seqroute/qpolicy.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,6 +232,7 @@ void sr_policy_options_default(sr_policy_options *options)
     options->heuristic_reserve = SR_HEURISTIC_DEFAULT_RESERVE;
     options->heuristic_true_remaining = false;
     options->oracle_objective = SR_ORACLE_QUALITY;
+    options->lambda = 0.0;
 }
 
 /* Allocates a policy shell and its zeroed impl of `impl_size` bytes. */
@@ -246,6 +251,44 @@ static sr_policy *new_policy(const char *name, size_t impl_size)
     return policy;
 }
 
+/* True for the fixed baseline names and always:MODEL. */
+static bool is_baseline_name(const char *name)
+{
+    static const char *const fixed[] = {"oracle", "random", "heuristic", "always-cheapest",
+                                        "always-strongest"};
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+        if (strcmp(name, fixed[i]) == 0)
+            return true;
+    return strncmp(name, "always:", 7) == 0;
+}
+
+bool sr_policy_name_is_learned(const char *name)
+{
+    char label[16];
+    if (sr_qpolicy_parse_name(name, label, sizeof(label)) != NULL)
+        return true;
+    return name[0] != '\0' && !is_baseline_name(name) && access(name, F_OK) == 0;
+}
+
+/* Loads a policy file and wraps it for the simulator, deciding with options->lambda. */
+static sr_status create_learned(const char *name, const sr_dataset *ds,
+                                const sr_policy_options *options, sr_policy **out, sr_error *err)
+{
+    char label[16] = "";
+    const char *path = sr_qpolicy_parse_name(name, label, sizeof(label));
+    if (path == NULL)
+        path = name;
+    sr_qpolicy *qp = NULL;
+    sr_status status = sr_qpolicy_load(path, &qp, err);
+    if (status != SR_OK)
+        return status;
+    const char *row = label[0] ? label : sr_qpolicy_algo_name(qp->algo);
+    status = sr_qpolicy_policy_create(qp, true, row, options->lambda, ds, out, err);
+    if (status != SR_OK)
+        sr_qpolicy_free(qp);
+    return status;
+}
+
 /* Fills `err` with the unknown-name message listing valid names and models. */
 static sr_status unknown_name(const char *name, const sr_catalogue *cat, sr_error *err)
 {
@@ -256,8 +299,8 @@ static sr_status unknown_name(const char *name, const sr_catalogue *cat, sr_erro
                                  cat->models[k].name);
     return sr_error_set(err, SR_ERR_NOT_FOUND, NULL, 0, "policy",
                         "unknown policy '%s'; valid names are oracle, random, heuristic, "
-                        "always-cheapest, always-strongest and always:MODEL with MODEL one "
-                        "of: %s",
+                        "always-cheapest, always-strongest, cql:FILE, bc:FILE, dqn:FILE, "
+                        "policy:FILE and always:MODEL with MODEL one of: %s",
                         name, models);
 }
 
@@ -338,6 +381,10 @@ sr_status sr_policy_create(const char *name, const sr_dataset *ds, const sr_poli
     if (ds->catalogue.n_models == 0)
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "models",
                             "the catalogue has no models to route between");
+
+    /* Learned policies from policy files. */
+    if (sr_policy_name_is_learned(name))
+        return create_learned(name, ds, options, policy, err);
 
     /* Names that need no statistics. */
     if (strcmp(name, "oracle") == 0)

@@ -29,6 +29,7 @@ int cmd_import(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_hbr(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 /*
  * Installs a library log callback that writes one line per event to standard

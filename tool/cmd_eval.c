@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "cmd_paths.h"
 #include "seqroute/eval.h"
+#include "seqroute/qpolicy.h"
 
 static const char *const COMMAND = "eval";
 
@@ -42,6 +43,10 @@ static void print_help(FILE *out)
             "  always-cheapest    always the model with the lowest mean cost per turn\n"
             "  always-strongest   always the model with the highest mean quality\n"
             "  all                every policy above, with always:MODEL for each model\n"
+            "  cql:FILE, bc:FILE, dqn:FILE\n"
+            "                     a learned policy from policy file FILE (seqroute train),\n"
+            "                     its rows named cql, bc or dqn\n"
+            "  FILE, policy:FILE  the same, named by the algorithm stored in FILE\n"
             "\n"
             "Options:\n"
             "  --data FILE          sessions to evaluate on (seqroute JSON Lines; - for stdin)\n"
@@ -62,6 +67,12 @@ static void print_help(FILE *out)
             "  --oracle-objective O quality (default): the oracle maximises the served\n"
             "                       quality, so it bounds every policy's mean_quality;\n"
             "                       return: it maximises the MDP return (q - eta when bankrupt)\n"
+            "  --lambda LIST        learned policies: run once per lambda of the decision\n"
+            "                       rule argmax Q(s,a) - lambda * c(a) / c_max, with c(a)\n"
+            "                       the model's mean cost per turn in the training data and\n"
+            "                       c_max the largest (default 0)\n"
+            "  --sweep              learned policies: lambda in 0,0.02,0.05,0.1,0.2,0.3,0.5,\n"
+            "                       0.75,1\n"
             "  --reference FILE     sessions the baselines take model means from (default:\n"
             "                       the evaluation data)\n"
             "  --reserve X          heuristic: multiplier >= 0 on the reserve kept for the\n"
@@ -92,6 +103,8 @@ typedef struct eval_args {
     bool true_remaining;
     bool skip_invalid;
     bool verbose;
+    double *lambdas;
+    size_t n_lambdas;
 } eval_args;
 
 enum {
@@ -110,7 +123,9 @@ enum {
     OPT_TRUE_REMAINING,
     OPT_SKIP_INVALID,
     OPT_VERBOSE,
-    OPT_HELP
+    OPT_HELP,
+    OPT_LAMBDA,
+    OPT_SWEEP
 };
 
 /* Parses argv into `args`; returns -1 to go on, else the exit code. */
@@ -133,6 +148,8 @@ static int parse_args(int argc, char **argv, eval_args *args)
         {"skip-invalid", no_argument, NULL, OPT_SKIP_INVALID},
         {"verbose", no_argument, NULL, OPT_VERBOSE},
         {"help", no_argument, NULL, OPT_HELP},
+        {"lambda", required_argument, NULL, OPT_LAMBDA},
+        {"sweep", no_argument, NULL, OPT_SWEEP},
         {NULL, 0, NULL, 0},
     };
     bool have_absolute = false;
@@ -222,6 +239,27 @@ static int parse_args(int argc, char **argv, eval_args *args)
         case OPT_HELP:
             print_help(stdout);
             return CLI_EXIT_OK;
+        case OPT_LAMBDA:
+        case OPT_SWEEP:
+            if (args->lambdas != NULL) {
+                cli_usage_error(COMMAND, "give one --lambda or --sweep, not both or twice");
+                return CLI_EXIT_USAGE;
+            }
+            if (c == OPT_LAMBDA) {
+                if (!cli_parse_double_list(COMMAND, "--lambda", optarg, &args->lambdas,
+                                           &args->n_lambdas))
+                    return CLI_EXIT_USAGE;
+                break;
+            }
+            static const double sweep[SR_QPOLICY_SWEEP_N] = SR_QPOLICY_SWEEP_LAMBDAS;
+            args->lambdas = malloc(sizeof(sweep));
+            if (args->lambdas == NULL) {
+                fprintf(stderr, "seqroute eval: error: out of memory\n");
+                return CLI_EXIT_FAILURE;
+            }
+            memcpy(args->lambdas, sweep, sizeof(sweep));
+            args->n_lambdas = SR_QPOLICY_SWEEP_N;
+            break;
         default:
             cli_usage_error(COMMAND, "unknown option or missing value in '%s'", argv[optind - 1]);
             return CLI_EXIT_USAGE;
@@ -273,12 +311,21 @@ static void report_skip(const sr_error *reason, void *user_data)
     fprintf(stderr, "seqroute eval: skipped: %s\n", reason->message);
 }
 
-static int load(const char *path, bool skip_invalid, sr_dataset *ds)
+/* True when some requested policy is learned: those may read the turn text. */
+static bool wants_text(const eval_args *args)
+{
+    for (size_t i = 0; i < args->n_policies; i++)
+        if (sr_policy_name_is_learned(args->policies[i]))
+            return true;
+    return false;
+}
+
+static int load(const char *path, bool skip_invalid, bool keep_text, sr_dataset *ds)
 {
     sr_error err;
     sr_load_options options = {0};
     size_t skipped = 0;
-    options.drop_text = true;
+    options.drop_text = !keep_text;
     options.skip_invalid = skip_invalid;
     options.on_skip = report_skip;
     sr_error_clear(&err);
@@ -348,12 +395,23 @@ static void print_number(FILE *out, int width, int precision, double x)
         fprintf(out, "%*s", width, "-");
 }
 
+/* Writes a row's label: its name, with " lambda=L" for a learned policy. */
+static void row_label(const sr_eval_metrics *row, char *text, size_t size)
+{
+    if (isfinite(row->lambda))
+        snprintf(text, size, "%s lambda=%g", row->name, row->lambda);
+    else
+        snprintf(text, size, "%s", row->name);
+}
+
 static void print_table(FILE *out, const sr_eval_report *report, const sr_dataset *ds,
                         const eval_args *args)
 {
+    char label[SR_POLICY_NAME_MAX + 32];
     int name_width = (int)strlen("policy");
     for (size_t i = 0; i < report->n_rows; i++) {
-        const int w = (int)strlen(report->rows[i].name);
+        row_label(&report->rows[i], label, sizeof(label));
+        const int w = (int)strlen(label);
         if (w > name_width)
             name_width = w;
     }
@@ -383,7 +441,8 @@ static void print_table(FILE *out, const sr_eval_report *report, const sr_datase
         snprintf(bankrupt, sizeof(bankrupt), "%5.1f [%5.1f, %5.1f]", 100 * row->bankruptcy_rate,
                  100 * row->bankruptcy_ci[0], 100 * row->bankruptcy_ci[1]);
 
-        fprintf(out, "%-*s ", name_width, row->name);
+        row_label(row, label, sizeof(label));
+        fprintf(out, "%-*s ", name_width, label);
         fprintf(out, "%12.6g ", row->budget);
         print_number(out, 6, 3, row->budget_frac);
         fprintf(out, " %12.6g %22s ", row->mean_cost, bankrupt);
@@ -450,9 +509,9 @@ int cmd_eval(int argc, char **argv)
     cli_log_init(args.verbose);
 
     /* Load the data, and the reference data when it is another file. */
-    code = load(args.data, args.skip_invalid, &data);
+    code = load(args.data, args.skip_invalid, wants_text(&args), &data);
     if (code == CLI_EXIT_OK && args.reference != NULL)
-        code = load(args.reference, args.skip_invalid, &reference);
+        code = load(args.reference, args.skip_invalid, false, &reference);
     if (code != CLI_EXIT_OK)
         goto out;
 
@@ -476,6 +535,8 @@ int cmd_eval(int argc, char **argv)
     request.policy.heuristic_reserve = args.reserve;
     request.policy.heuristic_true_remaining = args.true_remaining;
     request.policy.oracle_objective = args.oracle_objective;
+    request.lambdas = args.lambdas;
+    request.n_lambdas = args.n_lambdas;
 
     /* Run and report. */
     sr_error err;
@@ -506,5 +567,6 @@ out:
     sr_dataset_free(&reference);
     cli_free_strings(args.policies, args.n_policies);
     free(args.budgets);
+    free(args.lambdas);
     return code;
 }

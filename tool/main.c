@@ -19,6 +19,7 @@ static const command commands[] = {
     {"split", cmd_split, "split sessions into train / validation / test (seeded)"},
     {"eval", cmd_eval, "evaluate routing policies on sessions under budgets"},
     {"hbr", cmd_hbr, "count hindsight-budget-relabelled transitions (--stats)"},
+    {"train", cmd_train, "train a routing policy (CQL, DQN or BC) into a policy file"},
 };
 
 static void print_help(FILE *out)

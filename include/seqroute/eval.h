@@ -65,6 +65,8 @@ typedef struct sr_eval_metrics {
     size_t calls;          /* calls made, bankrupt calls included */
     size_t replaced_calls; /* requests replaced by the fallback model */
     size_t decisions;      /* decisions entering p_expensive_slope */
+
+    double lambda; /* λ of a learned policy's decision rule; NAN for other policies */
 } sr_eval_metrics;
 
 /* Fills `options` with the default MDP and SR_EVAL_DEFAULT_SEED. */
@@ -132,6 +134,13 @@ typedef struct sr_eval_request {
     sr_eval_options eval;
     /* Policy settings; its mdp field is replaced by eval.mdp so the oracle plans what is run. */
     sr_policy_options policy;
+    /*
+     * λ values for learned policies (sr_policy_name_is_learned): each learned
+     * name runs once per value, its rows carrying `lambda`.  NULL with 0
+     * means λ = 0 alone.  Other policies ignore them.
+     */
+    const double *lambdas;
+    size_t n_lambdas;
 } sr_eval_request;
 
 typedef struct sr_eval_report {
@@ -153,7 +162,8 @@ typedef struct sr_eval_report {
  * all checked before anything runs; an unknown one fails with the message
  * of sr_policy_create.  Always-cheapest, always-strongest and the oracle
  * also run at every budget (without rows unless requested) to fill the
- * comparison metrics.  Duplicate names keep their first occurrence.
+ * comparison metrics.  Duplicate names keep their first occurrence.  Each
+ * learned policy runs once per requested λ, in the order given.
  */
 sr_status sr_eval_report_build(const sr_dataset *ds, const sr_eval_request *request,
                                sr_eval_report *report, sr_error *err);

@@ -127,6 +127,8 @@ typedef struct sr_policy_options {
     bool heuristic_true_remaining;
     /* Oracle: what the hindsight plan maximises (SR_ORACLE_QUALITY, the zero value, by default). */
     sr_oracle_objective oracle_objective;
+    /* Learned policies: the trade-off λ of the decision rule (seqroute/qpolicy.h). */
+    double lambda;
 } sr_policy_options;
 
 /* Fills `options` with defaults: no reference, default MDP, reserve 1, expected turns. */
@@ -142,6 +144,10 @@ void sr_policy_options_default(sr_policy_options *options);
  *                       estimated cost leaves a reserve to finish the expected
  *                       remaining turns with the cheapest model
  *   "oracle"            the hindsight oracle (reads every outcome)
+ *   "cql:FILE", "dqn:FILE", "bc:FILE"
+ *                       a learned policy read from policy file FILE, deciding
+ *                       with options->lambda; the row is named by the prefix
+ *   "policy:FILE", FILE the same, named by the algorithm stored in FILE
  * On a name that is not one of these, returns SR_ERR_NOT_FOUND with a message
  * that lists the valid names and the catalogue's models.  Returns
  * SR_ERR_INVALID for bad options or statistics, SR_ERR_NOMEM on allocation
@@ -149,6 +155,12 @@ void sr_policy_options_default(sr_policy_options *options);
  */
 sr_status sr_policy_create(const char *name, const sr_dataset *ds, const sr_policy_options *options,
                            sr_policy **policy, sr_error *err);
+
+/*
+ * True when `name` selects a learned policy: a cql:, dqn:, bc: or policy:
+ * prefix, or a name that is no baseline and names an existing file.
+ */
+bool sr_policy_name_is_learned(const char *name);
 
 /* ---- hindsight oracle ------------------------------------------------------ */
 

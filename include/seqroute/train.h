@@ -1,0 +1,179 @@
+/*
+ * train.h - offline training of a routing policy: discrete CQL, Double DQN
+ * or behaviour cloning on Hindsight-Budget-Relabelled transitions, with
+ * validation through the evaluation simulator, checkpoints and resume.
+ *
+ * One training step:
+ *   1. draw `batch` transitions uniformly from the relabelled multiset
+ *      (sr_hbr_sample);
+ *   2. gather each transition's feature row from the training feature table
+ *      and encode s = (row, t, b_t) and s' = (row + 1, t + 1, b_{t+1}) with
+ *      the state encoder; terminal transitions (last turn or bankruptcy)
+ *      do not bootstrap, truncated ones do;
+ *   3. mask in s' the models whose mean cost ĉ(a) exceeds b_{t+1}, the same
+ *      mask decisions apply; when that masks every model, only the model
+ *      with the lowest ĉ stays allowed, because that is what a decision
+ *      calls when nothing is affordable (seqroute/qpolicy.h);
+ *   4. one sr_cql_update.  Behaviour cloning replaces each action with the
+ *      turn's label: the logged model, or without logs the best-quality
+ *      model of that turn, ties to the better mean quality, then to the
+ *      lower catalogue index.  BC still sees the budget in its state.
+ *
+ * Every eval_every steps the greedy policy (λ = 0) runs through
+ * sr_eval_policy on the validation sessions at each training budget level.
+ * The mean return over the levels selects the best parameters, which are
+ * what the policy file receives; `patience` evaluations without a strictly
+ * better return stop training early.
+ *
+ * Determinism: the network, the sampler and every tie rule depend only on
+ * the seed, so two runs with one seed and one OpenBLAS thread count write
+ * identical files.  A checkpoint stores the parameters, the Adam moments,
+ * the target network, the step count, the sampler's generator state and the
+ * best-so-far record, so N steps and N/2 steps plus a resume to N give the
+ * same policy file, bit for bit.
+ *
+ * Thread-safety: sr_train_run sets the process-wide OpenBLAS thread count;
+ * run one training per process at a time.
+ */
+#ifndef SEQROUTE_TRAIN_H
+#define SEQROUTE_TRAIN_H
+
+#include "seqroute/common.h"
+#include "seqroute/cql.h"
+#include "seqroute/dataset.h"
+#include "seqroute/features.h"
+#include "seqroute/hbr.h"
+#include "seqroute/qpolicy.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Section tag of the training state in a checkpoint file. */
+#define SR_TRAIN_TAG_CHECKPOINT SR_QPOLICY_TAG('T', 'R', 'A', 'N')
+
+/* What one progress report carries. */
+typedef struct sr_train_progress {
+    int64_t step;  /* updates applied so far */
+    int64_t steps; /* updates requested */
+    double loss;   /* mean total loss over the updates since the last report */
+    double td;     /* mean TD part */
+    double cql;    /* mean CQL part (cross-entropy for BC) */
+    double mean_q; /* mean Q(s, a) of the sampled transitions */
+    bool validated;             /* this report follows a validation run */
+    double val_return;          /* mean return per session over the levels; NAN before any */
+    double val_cost;            /* mean cost per session over the levels */
+    double val_bankruptcy;      /* mean bankruptcy rate over the levels */
+    double best_val_return;     /* best so far, NAN before any */
+    int64_t best_step;          /* step of the best, 0 before any */
+} sr_train_progress;
+
+typedef void (*sr_train_progress_fn)(const sr_train_progress *progress, void *user_data);
+
+/*
+ * Test hook called on every minibatch before the update, with the rewards
+ * and terminal flags it may change (to inject faults).  NULL in production.
+ */
+typedef void (*sr_train_batch_hook)(int64_t step, float *rewards, uint8_t *terminal, int count,
+                                    void *user_data);
+
+typedef struct sr_train_config {
+    /* Learner (DESIGN defaults in sr_train_config_default). */
+    sr_cql_algo algo;
+    float alpha;         /* CQL weight */
+    float lr;            /* Adam learning rate */
+    float gamma;         /* discount */
+    float tau;           /* Polyak rate; 0 selects hard copies every target_period steps */
+    int target_period;   /* steps between hard target copies */
+    float grad_clip;     /* global gradient-norm clip; 0 disables */
+    int batch;           /* transitions per update */
+    int64_t steps;       /* updates to run */
+    int hidden_count;    /* hidden layers */
+    int hidden[SR_NN_MAX_HIDDEN];
+    double eta;          /* bankruptcy penalty of the relabelled rewards */
+    double q_bound_factor; /* |Q| bound = factor x (T_max q_max + eta); 0 disables */
+    int threads;         /* OpenBLAS threads */
+    uint64_t seed;       /* network initialisation and transition sampling */
+
+    /* Validation and logging. */
+    int64_t eval_every;  /* steps between validation runs */
+    int patience;        /* validation runs without improvement before stopping; 0: never */
+    int64_t log_every;   /* steps between progress reports */
+    uint64_t eval_seed;  /* seed of the validation simulator */
+
+    /* Features and state. */
+    sr_features_config features;
+    bool normalise;        /* centre features and divide by max(std, std_floor) */
+    double std_floor;      /* > 0 */
+    uint32_t state_options; /* SR_STATE_* bits */
+    int n_bins;            /* budget bins with SR_STATE_BUDGET_BINS */
+    double b_ref;          /* NAN: the largest HBR budget level */
+    double t_ref;          /* NAN: the longest training session */
+
+    /* Relabelling; hbr.budget_values is copied when the run starts. */
+    sr_hbr_options hbr;
+
+    /* Outputs: the policy file, and a checkpoint file (NULL: none). */
+    const char *out_path;
+    const char *checkpoint_path;
+    const char *train_name; /* for the settings record; may be NULL */
+    const char *val_name;
+
+    sr_train_progress_fn progress;
+    void *progress_data;
+    sr_train_batch_hook batch_hook;
+    void *hook_data;
+} sr_train_config;
+
+/* What a finished run reports. */
+typedef struct sr_train_result {
+    int64_t steps;          /* updates applied, resumed ones included */
+    int64_t best_step;      /* step whose parameters were saved */
+    double best_val_return; /* NAN without validation data */
+    bool early_stopped;
+    double b_ref;
+    double t_ref;
+    int input_dim;
+} sr_train_result;
+
+/*
+ * Fills `config` with the defaults: CQL, alpha 1, lr 1e-4, gamma 0.99, hard
+ * target copy every 2000 steps, no clipping, batch 256, 200000 steps, hidden
+ * [512, 256, 256], eta 1, Q bound factor 10, 1 thread, seed 1, validation
+ * every 5000 steps with patience 10, a report every 1000 steps, default
+ * features, normalisation with std floor 1, no extra state options (4 bins
+ * when enabled), B_ref and T_ref from the data, default HBR options.
+ */
+void sr_train_config_default(sr_train_config *config);
+
+/* Checks every field; SR_ERR_INVALID names the field and the valid range. */
+sr_status sr_train_config_check(const sr_train_config *config, sr_error *err);
+
+/*
+ * Trains on `train` (validating on `val` when non-NULL) and writes the
+ * policy file to config->out_path, and checkpoints to
+ * config->checkpoint_path at every validation and at the end.  With
+ * `resume_path` the run continues from that checkpoint: its settings replace
+ * those of `config` except steps, threads, outputs, log period and
+ * callbacks.  Errors: SR_ERR_INVALID for bad settings, unusable data, a
+ * checkpoint that does not match the data, or a tripped guard (the message
+ * gives the step and the value at fault); SR_ERR_IO; SR_ERR_NOMEM.
+ */
+sr_status sr_train_run(const sr_dataset *train, const sr_dataset *val,
+                       const sr_train_config *config, const char *resume_path,
+                       sr_train_result *result, sr_error *err);
+
+/*
+ * Writes the behaviour-cloning label of every global turn of `ds` into
+ * `labels` (ds->n_turns entries): the logged model when the turn has one
+ * with an outcome, else the model with the best quality on that turn, ties
+ * to the higher `mean_quality`, then the lower index.  A turn with no
+ * outcome at all gets -1.
+ */
+void sr_train_bc_labels(const sr_dataset *ds, const double *mean_quality, int32_t *labels);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SEQROUTE_TRAIN_H */
