@@ -1,0 +1,413 @@
+/*
+ * test_train.c - training end to end on a tiny session set whose optimal
+ * budget-saving policy is known, plus determinism, resume equivalence, the
+ * non-finite guard, behaviour-cloning labels and settings checks.
+ *
+ * The set: models "strong" (cost 10, quality 1 on every turn) and "weak"
+ * (cost 1, quality 0.5 on the easy first turn and 0 on the hard second
+ * turn), 2-turn sessions whose turns differ in their text.  With budget 11
+ * (one strong call plus one weak call):
+ *
+ *   weak, strong    return 0.5 + 1 = 1.5 (optimal)
+ *   strong, weak    return 1 + 0   = 1.0 (a masked learned policy's myopic path)
+ *   strong, strong  return 1 + (1 - eta) = 1.0 and bankrupt (always-strongest)
+ *
+ * A policy that sees the budget must learn to save it on the easy turn.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "seqroute/eval.h"
+#include "seqroute/train.h"
+
+#define SESSIONS 16
+#define OPTIMAL_RETURN 1.5
+
+static void build_tiny(sr_dataset *ds, int sessions)
+{
+    sr_error err;
+    size_t turn;
+    sr_dataset_init(ds);
+    assert_int_equal(sr_dataset_add_model(ds, "strong", NAN, NAN, 10.0, false, &err), SR_OK);
+    assert_int_equal(sr_dataset_add_model(ds, "weak", NAN, NAN, 1.0, true, &err), SR_OK);
+    for (int s = 0; s < sessions; s++) {
+        char id[16];
+        snprintf(id, sizeof(id), "s%d", s);
+        assert_int_equal(sr_dataset_begin_session(ds, id, NAN, &err), SR_OK);
+        assert_int_equal(
+            sr_dataset_add_turn(ds, "hello, how are you today", NULL, 0, NULL, -1, &turn, &err),
+            SR_OK);
+        assert_int_equal(sr_dataset_set_outcome(ds, turn, 0, 1.0, 10.0, NAN, NAN, &err), SR_OK);
+        assert_int_equal(sr_dataset_set_outcome(ds, turn, 1, 0.5, 1.0, NAN, NAN, &err), SR_OK);
+        assert_int_equal(sr_dataset_add_turn(ds, "prove the theorem on prime gaps rigorously",
+                                             NULL, 0, NULL, -1, &turn, &err),
+                         SR_OK);
+        assert_int_equal(sr_dataset_set_outcome(ds, turn, 0, 1.0, 10.0, NAN, NAN, &err), SR_OK);
+        assert_int_equal(sr_dataset_set_outcome(ds, turn, 1, 0.0, 1.0, NAN, NAN, &err), SR_OK);
+    }
+}
+
+static const double levels[3] = {2.0, 11.0, 20.0};
+
+/* Small, fast settings for the tiny set. */
+static void tiny_config(sr_train_config *c, const char *out)
+{
+    sr_train_config_default(c);
+    c->hidden_count = 2;
+    c->hidden[0] = 32;
+    c->hidden[1] = 32;
+    c->batch = 32;
+    c->steps = 1500;
+    c->lr = 1e-3f;
+    c->target_period = 100;
+    c->eval_every = 250;
+    c->log_every = 250;
+    c->patience = 0;
+    c->features.dim = 16;
+    c->hbr.budget_mode = SR_HBR_BUDGET_ABSOLUTE;
+    c->hbr.budget_values = levels;
+    c->hbr.n_budget_values = 3;
+    c->out_path = out;
+}
+
+static void temp_path(char *path, size_t size, const char *tag)
+{
+    snprintf(path, size, "/tmp/test_train_%ld_%s", (long)getpid(), tag);
+}
+
+/* Evaluates policy `name` on `ds` at budget 11 and returns its metrics. */
+static sr_eval_metrics evaluate(const char *name, const sr_dataset *ds)
+{
+    sr_error err;
+    sr_policy *policy = NULL;
+    sr_policy_options options;
+    sr_policy_options_default(&options);
+    if (sr_policy_create(name, ds, &options, &policy, &err) != SR_OK)
+        fail_msg("%s", err.message);
+    sr_eval_options eval;
+    sr_eval_options_default(&eval);
+    sr_eval_metrics m;
+    if (sr_eval_policy(policy, ds, 11.0, &eval, &m, &err) != SR_OK)
+        fail_msg("%s", err.message);
+    sr_policy_free(policy);
+    return m;
+}
+
+static uint8_t *read_file(const char *path, size_t *size)
+{
+    FILE *in = fopen(path, "rb");
+    assert_non_null(in);
+    fseek(in, 0, SEEK_END);
+    const long length = ftell(in);
+    fseek(in, 0, SEEK_SET);
+    uint8_t *data = malloc((size_t)length + 1);
+    assert_int_equal(fread(data, 1, (size_t)length, in), (size_t)length);
+    fclose(in);
+    *size = (size_t)length;
+    return data;
+}
+
+static void assert_same_file(const char *a, const char *b)
+{
+    size_t size_a = 0;
+    size_t size_b = 0;
+    uint8_t *da = read_file(a, &size_a);
+    uint8_t *db = read_file(b, &size_b);
+    assert_int_equal(size_a, size_b);
+    assert_memory_equal(da, db, size_a);
+    free(da);
+    free(db);
+}
+
+static void train_cql_saves_budget(void **unused)
+{
+    (void)unused;
+    sr_error err;
+    sr_dataset train;
+    sr_dataset val;
+    build_tiny(&train, SESSIONS);
+    build_tiny(&val, 4);
+    char out[256];
+    temp_path(out, sizeof(out), "cql.policy");
+
+    sr_train_config config;
+    tiny_config(&config, out);
+    sr_train_result result;
+    if (sr_train_run(&train, &val, &config, NULL, &result, &err) != SR_OK)
+        fail_msg("%s", err.message);
+    assert_int_equal(result.steps, 1500);
+    assert_true(result.b_ref == 20.0);
+    assert_true(result.t_ref == 2.0);
+
+    /* The learned policy finds the optimum; the myopic ones do not. */
+    char name[300];
+    snprintf(name, sizeof(name), "cql:%s", out);
+    const sr_eval_metrics cql = evaluate(name, &val);
+    const sr_eval_metrics strongest = evaluate("always-strongest", &val);
+    assert_float_equal(cql.mean_return, OPTIMAL_RETURN, 1e-9);
+    assert_int_equal(cql.bankrupt_sessions, 0);
+    assert_float_equal(cql.mean_cost, 11.0, 1e-9);
+    assert_true(strongest.mean_return < OPTIMAL_RETURN - 0.4);
+    assert_int_equal(strongest.bankrupt_sessions, 4);
+
+    remove(out);
+    sr_dataset_free(&train);
+    sr_dataset_free(&val);
+}
+
+static void train_bc_stays_myopic(void **unused)
+{
+    (void)unused;
+    sr_error err;
+    sr_dataset train;
+    build_tiny(&train, SESSIONS);
+    char out[256];
+    temp_path(out, sizeof(out), "bc.policy");
+
+    /* BC imitates the per-turn best-quality model: strong on both turns. */
+    sr_train_config config;
+    tiny_config(&config, out);
+    config.algo = SR_CQL_ALGO_BC;
+    config.steps = 500;
+    sr_train_result result;
+    if (sr_train_run(&train, &train, &config, NULL, &result, &err) != SR_OK)
+        fail_msg("%s", err.message);
+
+    char name[300];
+    snprintf(name, sizeof(name), "bc:%s", out);
+    const sr_eval_metrics bc = evaluate(name, &train);
+    assert_string_equal(bc.name, "bc");
+    /* Strong first, then the mask degrades the second turn to weak: 1 + 0. */
+    assert_float_equal(bc.mean_return, 1.0, 1e-9);
+    assert_float_equal(bc.model_share[0], 0.5, 1e-9);
+
+    remove(out);
+    sr_dataset_free(&train);
+}
+
+static void train_is_deterministic(void **unused)
+{
+    (void)unused;
+    sr_error err;
+    sr_dataset train;
+    build_tiny(&train, SESSIONS);
+    char a[256];
+    char b[256];
+    temp_path(a, sizeof(a), "det_a.policy");
+    temp_path(b, sizeof(b), "det_b.policy");
+
+    sr_train_config config;
+    sr_train_result result;
+    tiny_config(&config, a);
+    config.steps = 300;
+    assert_int_equal(sr_train_run(&train, &train, &config, NULL, &result, &err), SR_OK);
+    config.out_path = b;
+    assert_int_equal(sr_train_run(&train, &train, &config, NULL, &result, &err), SR_OK);
+    assert_same_file(a, b);
+
+    /* Another seed gives other weights. */
+    config.seed = 2;
+    assert_int_equal(sr_train_run(&train, &train, &config, NULL, &result, &err), SR_OK);
+    size_t size_a = 0;
+    size_t size_b = 0;
+    uint8_t *da = read_file(a, &size_a);
+    uint8_t *db = read_file(b, &size_b);
+    assert_int_equal(size_a, size_b);
+    assert_true(memcmp(da, db, size_a) != 0);
+    free(da);
+    free(db);
+
+    remove(a);
+    remove(b);
+    sr_dataset_free(&train);
+}
+
+static void train_resume_matches_straight(void **unused)
+{
+    (void)unused;
+    sr_error err;
+    sr_dataset train;
+    build_tiny(&train, SESSIONS);
+    char straight[256];
+    char resumed[256];
+    char checkpoint[256];
+    char checkpoint_straight[256];
+    temp_path(straight, sizeof(straight), "straight.policy");
+    temp_path(resumed, sizeof(resumed), "resumed.policy");
+    temp_path(checkpoint, sizeof(checkpoint), "half.ckpt");
+    temp_path(checkpoint_straight, sizeof(checkpoint_straight), "straight.ckpt");
+
+    sr_train_config config;
+    sr_train_result result;
+    tiny_config(&config, straight);
+    config.steps = 400;
+    config.eval_every = 100;
+    config.checkpoint_path = checkpoint_straight;
+    assert_int_equal(sr_train_run(&train, &train, &config, NULL, &result, &err), SR_OK);
+
+    /* Half the steps, then a resume with different (ignored) learner settings. */
+    config.out_path = resumed;
+    config.checkpoint_path = checkpoint;
+    config.steps = 200;
+    assert_int_equal(sr_train_run(&train, &train, &config, NULL, &result, &err), SR_OK);
+    assert_int_equal(result.steps, 200);
+    config.steps = 400;
+    config.lr = 0.5f;
+    config.seed = 99;
+    if (sr_train_run(&train, &train, &config, checkpoint, &result, &err) != SR_OK)
+        fail_msg("%s", err.message);
+    assert_int_equal(result.steps, 400);
+    assert_same_file(straight, resumed);
+    assert_same_file(checkpoint_straight, checkpoint);
+
+    /* A policy file without training state is not a checkpoint. */
+    assert_int_equal(sr_train_run(&train, &train, &config, straight, &result, &err),
+                     SR_ERR_INVALID);
+    assert_non_null(strstr(err.message, "not a checkpoint"));
+
+    /* Other training data is rejected. */
+    sr_dataset other;
+    build_tiny(&other, SESSIONS + 1);
+    assert_int_equal(sr_train_run(&other, &other, &config, checkpoint, &result, &err),
+                     SR_ERR_INVALID);
+    assert_non_null(strstr(err.message, "same data"));
+    sr_dataset_free(&other);
+
+    remove(straight);
+    remove(resumed);
+    remove(checkpoint);
+    remove(checkpoint_straight);
+    sr_dataset_free(&train);
+}
+
+/* Injects a NaN reward at step 5. */
+static void poison_rewards(int64_t step, float *rewards, uint8_t *terminal, int count,
+                           void *user_data)
+{
+    (void)terminal;
+    (void)count;
+    (void)user_data;
+    if (step == 5)
+        rewards[0] = NAN;
+}
+
+static void train_guard_stops_on_nan(void **unused)
+{
+    (void)unused;
+    sr_error err;
+    sr_dataset train;
+    build_tiny(&train, SESSIONS);
+    char out[256];
+    temp_path(out, sizeof(out), "guard.policy");
+    remove(out);
+
+    sr_train_config config;
+    tiny_config(&config, out);
+    config.steps = 50;
+    config.batch_hook = poison_rewards;
+    sr_train_result result;
+    assert_int_equal(sr_train_run(&train, NULL, &config, NULL, &result, &err), SR_ERR_INVALID);
+    assert_non_null(strstr(err.message, "step 5"));
+    assert_non_null(strstr(err.message, "reward"));
+    assert_int_equal(access(out, F_OK), -1);
+
+    sr_dataset_free(&train);
+}
+
+static void train_bc_labels_by_hand(void **unused)
+{
+    (void)unused;
+    sr_error err;
+    sr_dataset ds;
+    size_t turn;
+    sr_dataset_init(&ds);
+    assert_int_equal(sr_dataset_add_model(&ds, "a", NAN, NAN, 1.0, false, &err), SR_OK);
+    assert_int_equal(sr_dataset_add_model(&ds, "b", NAN, NAN, 1.0, false, &err), SR_OK);
+    assert_int_equal(sr_dataset_add_model(&ds, "c", NAN, NAN, 1.0, false, &err), SR_OK);
+    assert_int_equal(sr_dataset_begin_session(&ds, "x", NAN, &err), SR_OK);
+
+    /* Turn 0: b is best. */
+    assert_int_equal(sr_dataset_add_turn(&ds, "t0", NULL, 0, NULL, -1, &turn, &err), SR_OK);
+    assert_int_equal(sr_dataset_set_outcome(&ds, turn, 0, 0.2, 1.0, NAN, NAN, &err), SR_OK);
+    assert_int_equal(sr_dataset_set_outcome(&ds, turn, 1, 0.9, 1.0, NAN, NAN, &err), SR_OK);
+    assert_int_equal(sr_dataset_set_outcome(&ds, turn, 2, 0.5, 1.0, NAN, NAN, &err), SR_OK);
+    /* Turn 1: a and c tie; c has the better mean quality below. */
+    assert_int_equal(sr_dataset_add_turn(&ds, "t1", NULL, 0, NULL, -1, &turn, &err), SR_OK);
+    assert_int_equal(sr_dataset_set_outcome(&ds, turn, 0, 0.7, 1.0, NAN, NAN, &err), SR_OK);
+    assert_int_equal(sr_dataset_set_outcome(&ds, turn, 1, 0.1, 1.0, NAN, NAN, &err), SR_OK);
+    assert_int_equal(sr_dataset_set_outcome(&ds, turn, 2, 0.7, 1.0, NAN, NAN, &err), SR_OK);
+    /* Turn 2: logged model a wins over the best quality. */
+    assert_int_equal(sr_dataset_add_turn(&ds, "t2", NULL, 0, NULL, 0, &turn, &err), SR_OK);
+    assert_int_equal(sr_dataset_set_outcome(&ds, turn, 0, 0.0, 1.0, NAN, NAN, &err), SR_OK);
+    assert_int_equal(sr_dataset_set_outcome(&ds, turn, 1, 1.0, 1.0, NAN, NAN, &err), SR_OK);
+    assert_int_equal(sr_dataset_set_outcome(&ds, turn, 2, 1.0, 1.0, NAN, NAN, &err), SR_OK);
+
+    const double mean_quality[3] = {0.3, 0.6, 0.5};
+    int32_t labels[3];
+    sr_train_bc_labels(&ds, mean_quality, labels);
+    assert_int_equal(labels[0], 1);
+    assert_int_equal(labels[1], 2);
+    assert_int_equal(labels[2], 0);
+
+    /* With a's mean quality highest, the tie goes to a. */
+    const double a_first[3] = {0.9, 0.6, 0.5};
+    sr_train_bc_labels(&ds, a_first, labels);
+    assert_int_equal(labels[1], 0);
+    sr_dataset_free(&ds);
+}
+
+static void train_config_rejects(void **unused)
+{
+    (void)unused;
+    sr_error err;
+    sr_train_config c;
+
+    tiny_config(&c, "/tmp/unused.policy");
+    assert_int_equal(sr_train_config_check(&c, &err), SR_OK);
+    c.lr = 0;
+    assert_int_equal(sr_train_config_check(&c, &err), SR_ERR_INVALID);
+    assert_non_null(strstr(err.message, "learning rate"));
+
+    tiny_config(&c, "/tmp/unused.policy");
+    c.gamma = 1.5f;
+    assert_int_equal(sr_train_config_check(&c, &err), SR_ERR_INVALID);
+
+    tiny_config(&c, "/tmp/unused.policy");
+    c.batch = 0;
+    assert_int_equal(sr_train_config_check(&c, &err), SR_ERR_INVALID);
+
+    tiny_config(&c, "/tmp/unused.policy");
+    c.eta = NAN;
+    assert_int_equal(sr_train_config_check(&c, &err), SR_ERR_INVALID);
+
+    tiny_config(&c, "/tmp/unused.policy");
+    c.b_ref = -1;
+    assert_int_equal(sr_train_config_check(&c, &err), SR_ERR_INVALID);
+
+    tiny_config(&c, NULL);
+    assert_int_equal(sr_train_config_check(&c, &err), SR_ERR_INVALID);
+    assert_non_null(strstr(err.message, "output"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(train_cql_saves_budget),
+        cmocka_unit_test(train_bc_stays_myopic),
+        cmocka_unit_test(train_is_deterministic),
+        cmocka_unit_test(train_resume_matches_straight),
+        cmocka_unit_test(train_guard_stops_on_nan),
+        cmocka_unit_test(train_bc_labels_by_hand),
+        cmocka_unit_test(train_config_rejects),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
