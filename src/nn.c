@@ -189,7 +189,7 @@ void sr_mlp_destroy(sr_mlp *net)
  * y[i][j] += bias[j], then ReLU when asked: one pass over [rows x width].
  * ReLU is written 0 > z ? 0 : z, which is what the AVX max instruction
  * computes with 0 as its first operand, so a NaN passes through to the
- * outputs (where the learner's guard sees it) instead of becoming 0.
+ * outputs (where the learner's guard detects it) instead of becoming 0.
  */
 static void add_bias_activate(float *restrict y, int rows, int width,
                               const float *restrict bias, bool relu)
@@ -213,7 +213,8 @@ static void add_bias_activate(float *restrict y, int rows, int width,
 
 const float *sr_mlp_forward(sr_mlp *net, const float *input, int rows)
 {
-    assert(rows >= 1 && rows <= net->config.max_rows);
+    assert(rows >= 1);
+    assert(rows <= net->config.max_rows);
 
     const float *x = input;
     for (int l = 0; l < net->layer_count; l++) {
@@ -270,7 +271,8 @@ static void bias_grad_sum(const float *restrict dz, int rows, int width, float *
 
 void sr_mlp_backward(sr_mlp *net, const float *grad_output, int rows, float *grad_input)
 {
-    assert(rows >= 1 && rows <= net->last_rows);
+    assert(rows >= 1);
+    assert(rows <= net->last_rows);
 
     /*
      * The last layer is linear, so its dZ is the caller's dL/dY, read-only.
@@ -366,8 +368,8 @@ void sr_adam_config_default(sr_adam_config *config)
 }
 
 /*
- * One Adam update of p, m, v at indices [begin, end) in scalar code; the
- * vector loop below computes the same operations in the same order.
+ * Updates p, m and v at indices [begin, end) in scalar code.  The vector
+ * loop in sr_mlp_adam_step does the same operations in the same order.
  */
 static void adam_scalar(float *restrict p, const float *restrict g, float *restrict m,
                         float *restrict v, size_t begin, size_t end, float scale, float beta1,

@@ -133,9 +133,9 @@ sr_status sr_mlp_config_check(const sr_mlp_config *config, sr_error *err);
 
 /*
  * Creates a network with He (Kaiming) uniform initialisation drawn from an
- * sr_rng seeded with `seed`: every weight of a layer followed by ReLU is
- * uniform in +-sqrt(6 / in), the linear output layer uses +-sqrt(3 / in)
- * (gain 1), and biases start at 0.  Gradients and Adam moments start at 0.
+ * sr_rng seeded with `seed`.  Every weight of a layer followed by ReLU is
+ * uniform in +-sqrt(6 / in), and the linear output layer uses
+ * +-sqrt(3 / in) (gain 1).  Biases start at 0.  Gradients and Adam moments start at 0.
  * Errors: SR_ERR_INVALID for a bad config, SR_ERR_NOMEM.  The caller frees
  * the result with sr_mlp_destroy.
  */
@@ -225,9 +225,9 @@ typedef struct sr_q_loss {
 } sr_q_loss;
 
 /*
- * Returns SR_OK when `weights` (n values, NULL meaning uniform) are finite,
- * non-negative and sum to more than 0, and writes their sum; otherwise
- * SR_ERR_INVALID with the index at fault.
+ * Checks that `weights` (n values, NULL meaning uniform) are finite,
+ * non-negative and sum to more than 0, and writes their sum.  Returns
+ * SR_OK, or SR_ERR_INVALID with the index at fault.
  */
 sr_status sr_nn_check_weights(const float *weights, int n, double *sum, sr_error *err);
 

@@ -7,9 +7,9 @@
  * double by an independent reference (nn_reference.h plus the loss written
  * out again here).  The batch covers both Huber branches, a terminal
  * transition, a partly masked and a fully masked next state, and sample
- * weights.  Double DQN targets are checked by hand; the guard, batch
- * validation, target sync, determinism and a small regression that must
- * converge are checked on their own.
+ * weights.  Double DQN targets are checked by hand.  Separate tests cover
+ * the guard, batch validation, target sync, determinism and a small
+ * regression that must converge.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -117,11 +117,11 @@ static double ref_logsumexp(const double *x, int n)
 }
 
 /*
- * The loss of DESIGN section 5 written out again in double: Double DQN
- * targets from the online argmax over allowed models (none allowed means
- * terminal), Huber TD plus alpha times logsumexp - Q(s, a), or the
- * cross-entropy for BC, with weights normalised by their sum.  Writes each
- * TD error to `deltas` when non-NULL.
+ * Computes the whole loss again in double, independently of nn.c.  Double
+ * DQN targets come from the online argmax over allowed models, and a row
+ * with none allowed is terminal.  The loss is Huber TD plus alpha times
+ * logsumexp - Q(s, a), or the cross-entropy for BC, with weights
+ * normalised by their sum.  Writes each TD error to `deltas` when non-NULL.
  */
 static double ref_loss(const sr_mlp *online, const double *online_params, const sr_mlp *target,
                        const double *target_params, const fd_case *c, sr_cql_algo algo,
@@ -326,7 +326,7 @@ static void test_guard_rejects_nan_q(void **state)
     (void)state;
     fd_case c;
     fill_case(&c, false);
-    c.next_states[7] = NAN; /* row 1 of s': only the s' forward sees it */
+    c.next_states[7] = NAN; /* row 1 of s': only the s' forward reads it */
     sr_cql *learner = make_learner(SR_CQL_ALGO_CQL, 1.0f, 0.9f);
     float before[3 * P], after[3 * P];
     snapshot(sr_cql_online(learner), before);
