@@ -615,7 +615,7 @@ int cmd_train(int argc, char **argv)
     if (code != CLI_EXIT_OK)
         goto out;
 
-    /* Progress: a bar on a terminal unless told otherwise. */
+    /* Progress: a bar on a terminal, unless --progress selects a mode. */
     progress_sink sink = {0};
     sink.bar = args.progress == PROGRESS_BAR ||
                (args.progress == PROGRESS_AUTO && isatty(fileno(stderr)));

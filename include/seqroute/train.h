@@ -17,7 +17,7 @@
  *   4. one sr_cql_update.  Behaviour cloning replaces each action with the
  *      turn's label: the logged model, or without logs the best-quality
  *      model of that turn, ties to the better mean quality, then to the
- *      lower catalogue index.  BC still sees the budget in its state.
+ *      lower catalogue index.  BC states include the budget too.
  *
  * Every eval_every steps the greedy policy (λ = 0) runs through
  * sr_eval_policy on the validation sessions at each training budget level.
@@ -137,12 +137,13 @@ typedef struct sr_train_result {
 } sr_train_result;
 
 /*
- * Fills `config` with the defaults: CQL, alpha 1, lr 1e-4, gamma 0.99, hard
- * target copy every 2000 steps, no clipping, batch 256, 200000 steps, hidden
- * [512, 256, 256], eta 1, Q bound factor 10, 1 thread, seed 1, validation
- * every 5000 steps with patience 10, a report every 1000 steps, default
- * features, normalisation with std floor 1, no extra state options (4 bins
- * when enabled), B_ref and T_ref from the data, default HBR options.
+ * Fills `config` with the defaults.  Learner: CQL, alpha 1, lr 1e-4, gamma
+ * 0.99, hard target copy every 2000 steps, no clipping, batch 256, 200000
+ * steps, hidden [512, 256, 256], eta 1, Q bound factor 10, 1 thread, seed 1.
+ * Validation every 5000 steps with patience 10 and a report every 1000
+ * steps.  Default features normalised with std floor 1, no extra state
+ * options (4 bins when enabled), B_ref and T_ref from the data, and the
+ * default HBR options.
  */
 void sr_train_config_default(sr_train_config *config);
 

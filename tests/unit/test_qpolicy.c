@@ -225,7 +225,7 @@ static void qpolicy_truncation_rejected(void **unused)
     size_t size = 0;
     serialise(p, &data, &size);
 
-    /* Every section boundary: the message says truncated. */
+    /* Cut at every section boundary: the message reports truncation. */
     size_t offsets[16];
     const int n = section_offsets(data, size, offsets, 16);
     assert_int_equal(n, 6); /* CATL FEAT STAT NORM NETW JSON */

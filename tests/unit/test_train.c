@@ -12,7 +12,7 @@
  *   strong, weak    return 1 + 0   = 1.0 (a masked learned policy's myopic path)
  *   strong, strong  return 1 + (1 - eta) = 1.0 and bankrupt (always-strongest)
  *
- * A policy that sees the budget must learn to save it on the easy turn.
+ * A policy with the budget in its state must learn to save it on the easy turn.
  */
 #include <setjmp.h>
 #include <stdarg.h>
