@@ -15,6 +15,7 @@
  * would make an overspending policy look better in mean_quality.
  */
 #include "seqroute/eval.h"
+#include "seqroute/qpolicy.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -384,12 +385,30 @@ static bool name_list_add(name_list *list, const char *name)
     return name_list_add_lambda(list, name, NAN);
 }
 
+/*
+ * True when `name` is a policy file trained by behaviour cloning.  Its outputs
+ * are classifier logits, not Q-values, so the rule Q - lambda * cost has no
+ * meaning for it and it is evaluated at lambda 0 only.  A file that fails to
+ * load counts as not a classifier; creating the policy reports the error.
+ */
+static bool learned_is_classifier(const char *name)
+{
+    char label[16] = "";
+    const char *path = sr_qpolicy_parse_name(name, label, sizeof(label));
+    sr_qpolicy *qp = NULL;
+    if (sr_qpolicy_load(path ? path : name, &qp, NULL) != SR_OK)
+        return false;
+    bool classifier = qp->algo == SR_CQL_ALGO_BC;
+    sr_qpolicy_free(qp);
+    return classifier;
+}
+
 /* Expands "all" into every baseline and the oracle, in table order; learned names once per λ. */
 static bool add_requested(name_list *list, const char *name, const sr_catalogue *cat,
                           const sr_eval_request *request)
 {
     if (sr_policy_name_is_learned(name)) {
-        if (request->n_lambdas == 0)
+        if (request->n_lambdas == 0 || learned_is_classifier(name))
             return name_list_add_lambda(list, name, 0.0);
         for (size_t i = 0; i < request->n_lambdas; i++)
             if (!name_list_add_lambda(list, name, request->lambdas[i]))
