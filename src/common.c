@@ -25,6 +25,12 @@ const char *sr_status_name(sr_status status)
         return "unsupported";
     case SR_ERR_INTERNAL:
         return "internal error";
+    case SR_ERR_CONFLICT:
+        return "conflict";
+    case SR_ERR_REJECTED:
+        return "rejected";
+    case SR_ERR_UNAVAILABLE:
+        return "unavailable";
     }
     return "unknown status";
 }

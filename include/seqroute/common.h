@@ -28,7 +28,10 @@ typedef enum sr_status {
     SR_ERR_IO = -3,          /* open, read or write failed */
     SR_ERR_NOT_FOUND = -4,   /* a named model, file or key does not exist */
     SR_ERR_UNSUPPORTED = -5, /* valid request that this build cannot serve */
-    SR_ERR_INTERNAL = -6     /* a broken invariant: a bug in seqroute */
+    SR_ERR_INTERNAL = -6,    /* a broken invariant: a bug in seqroute */
+    SR_ERR_CONFLICT = -7,    /* an id exists with different contents (idempotency clash) */
+    SR_ERR_REJECTED = -8,    /* a valid request the rules refuse, e.g. over budget */
+    SR_ERR_UNAVAILABLE = -9  /* a backend (database, server) cannot be reached */
 } sr_status;
 
 /* Longest message kept in an sr_error; longer messages are truncated. */
