@@ -853,6 +853,7 @@ static void report(train_run *run, int64_t step, sr_train_progress *progress)
 {
     progress->step = step;
     progress->steps = run->config.steps;
+    progress->measured = run->window > 0;
     if (run->window > 0) {
         progress->loss = run->sum_loss / (double)run->window;
         progress->td = run->sum_td / (double)run->window;

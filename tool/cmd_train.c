@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cmd_paths.h"
 #include "seqroute/train.h"
 
 static const char *const COMMAND = "train";
@@ -63,6 +64,9 @@ static void print_help(FILE *out)
             "  --resume FILE         continue from a checkpoint; its settings are used, except\n"
             "                        --steps, --threads, outputs and logging\n"
             "  --progress MODE       bar, lines or auto (default: bar on a terminal)\n"
+            "  --curves FILE         write the training curves as CSV, one row per report:\n"
+            "                        step,loss,td,cql,mean_q,val_return,val_cost,\n"
+            "                        val_bankruptcy (a cell is empty when not measured)\n"
             "\n"
             "State and features:\n"
             "  --state-options LIST  extra state inputs: turn (t / T_ref), log-budget,\n"
@@ -101,6 +105,7 @@ typedef struct train_args {
     const char *data;
     const char *val;
     const char *resume;
+    const char *curves;
     double *budgets;
     size_t n_budgets;
     progress_mode progress;
@@ -133,6 +138,7 @@ enum {
     OPT_CHECKPOINT,
     OPT_RESUME,
     OPT_PROGRESS,
+    OPT_CURVES,
     OPT_STATE_OPTIONS,
     OPT_BUDGET_BINS,
     OPT_B_REF,
@@ -422,6 +428,7 @@ static int parse_args(int argc, char **argv, train_args *args, sr_train_config *
         {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
         {"resume", required_argument, NULL, OPT_RESUME},
         {"progress", required_argument, NULL, OPT_PROGRESS},
+        {"curves", required_argument, NULL, OPT_CURVES},
         {"state-options", required_argument, NULL, OPT_STATE_OPTIONS},
         {"budget-bins", required_argument, NULL, OPT_BUDGET_BINS},
         {"b-ref", required_argument, NULL, OPT_B_REF},
@@ -471,6 +478,9 @@ static int parse_args(int argc, char **argv, train_args *args, sr_train_config *
         case OPT_RESUME:
             args->resume = optarg;
             break;
+        case OPT_CURVES:
+            args->curves = optarg;
+            break;
         case OPT_PROGRESS:
             if (strcmp(optarg, "auto") == 0)
                 args->progress = PROGRESS_AUTO;
@@ -507,6 +517,17 @@ static int parse_args(int argc, char **argv, train_args *args, sr_train_config *
         cli_usage_error(COMMAND, "--data and --out are required");
         return CLI_EXIT_USAGE;
     }
+    if (args->curves != NULL) {
+        const char *const others[] = {args->data, args->val, args->resume, config->out_path,
+                                      config->checkpoint_path};
+        for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+            if (others[i] != NULL && cmd_same_file(args->curves, others[i])) {
+                cli_usage_error(COMMAND,
+                                "--curves %s names the same file as %s; choose another file",
+                                args->curves, others[i]);
+                return CLI_EXIT_USAGE;
+            }
+    }
     sr_error err;
     if (sr_train_config_check(config, &err) != SR_OK) {
         cli_usage_error(COMMAND, "%s", err.message);
@@ -542,7 +563,38 @@ static int load(const char *path, bool skip_invalid, sr_dataset *ds)
 typedef struct progress_sink {
     bool bar;
     bool bar_drawn;
+    FILE *curves;      /* the --curves CSV, or NULL */
+    bool curves_failed; /* a write to it failed */
 } progress_sink;
+
+/* Header of the --curves CSV; the report engineer's plots read these names. */
+static const char CURVES_HEADER[] =
+    "step,loss,td,cql,mean_q,val_return,val_cost,val_bankruptcy\n";
+
+/* Writes ",value", or "," alone when the value was not measured. */
+static void curves_cell(FILE *out, double value, bool measured)
+{
+    if (measured && isfinite(value))
+        fprintf(out, ",%.9g", value);
+    else
+        fputc(',', out);
+}
+
+/* One CSV row per report: losses when updates ran since the last one, validation when it ran. */
+static void write_curves_row(progress_sink *sink, const sr_train_progress *p)
+{
+    FILE *out = sink->curves;
+    fprintf(out, "%lld", (long long)p->step);
+    curves_cell(out, p->loss, p->measured);
+    curves_cell(out, p->td, p->measured);
+    curves_cell(out, p->cql, p->measured);
+    curves_cell(out, p->mean_q, p->measured);
+    curves_cell(out, p->val_return, p->validated);
+    curves_cell(out, p->val_cost, p->validated);
+    curves_cell(out, p->val_bankruptcy, p->validated);
+    if (fputc('\n', out) == EOF)
+        sink->curves_failed = true;
+}
 
 /* Prints " key=value" or " key=-" for an undefined value. */
 static void print_field(const char *key, double value)
@@ -557,6 +609,8 @@ static void on_progress(const sr_train_progress *p, void *user_data)
 {
     progress_sink *sink = user_data;
 
+    if (sink->curves != NULL)
+        write_curves_row(sink, p);
     if (sink->bar) {
         /* A validation result gets its own line above the bar. */
         if (p->validated) {
@@ -617,6 +671,17 @@ int cmd_train(int argc, char **argv)
 
     /* Progress: a bar on a terminal, unless --progress selects a mode. */
     progress_sink sink = {0};
+    if (args.curves != NULL) {
+        sink.curves = fopen(args.curves, "w");
+        if (sink.curves == NULL) {
+            fprintf(stderr, "seqroute train: %s: cannot open the curves file for writing: %s\n",
+                    args.curves, strerror(errno));
+            code = CLI_EXIT_FAILURE;
+            goto out;
+        }
+        if (fputs(CURVES_HEADER, sink.curves) == EOF)
+            sink.curves_failed = true;
+    }
     sink.bar = args.progress == PROGRESS_BAR ||
                (args.progress == PROGRESS_AUTO && isatty(fileno(stderr)));
     config.progress = on_progress;
@@ -631,6 +696,17 @@ int cmd_train(int argc, char **argv)
         sr_train_run(&train, args.val ? &val : NULL, &config, args.resume, &result, &err);
     if (sink.bar_drawn)
         fputc('\n', stderr);
+    if (sink.curves != NULL) {
+        if (fclose(sink.curves) != 0)
+            sink.curves_failed = true;
+        sink.curves = NULL;
+        if (sink.curves_failed && status == SR_OK) {
+            fprintf(stderr, "seqroute train: %s: writing the curves failed: %s\n", args.curves,
+                    strerror(errno));
+            code = CLI_EXIT_FAILURE;
+            goto out;
+        }
+    }
     if (status != SR_OK) {
         cli_report_error(&err);
         code = CLI_EXIT_FAILURE;

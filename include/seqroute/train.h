@@ -60,6 +60,7 @@ typedef struct sr_train_progress {
     double td;     /* mean TD part */
     double cql;    /* mean CQL part (cross-entropy for BC) */
     double mean_q; /* mean Q(s, a) of the sampled transitions */
+    bool measured; /* loss, td, cql and mean_q are defined: updates ran since the last report */
     bool validated;             /* this report follows a validation run */
     double val_return;          /* mean return per session over the levels; NAN before any */
     double val_cost;            /* mean cost per session over the levels */
