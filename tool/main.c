@@ -20,6 +20,7 @@ static const command commands[] = {
     {"eval", cmd_eval, "evaluate routing policies on sessions under budgets"},
     {"hbr", cmd_hbr, "count hindsight-budget-relabelled transitions (--stats)"},
     {"train", cmd_train, "train a routing policy (CQL, DQN or BC) into a policy file"},
+    {"fqe", cmd_fqe, "estimate a policy's value from logged data (fitted Q evaluation)"},
 };
 
 static void print_help(FILE *out)
