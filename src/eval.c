@@ -15,6 +15,7 @@
  * would make an overspending policy look better in mean_quality.
  */
 #include "seqroute/eval.h"
+#include "seqroute/frontier.h"
 #include "seqroute/qpolicy.h"
 
 #include <jansson.h>
@@ -277,6 +278,7 @@ sr_status sr_eval_policy(sr_policy *policy, const sr_dataset *ds, double budget,
     metrics->cost_reduction_vs_strongest = NAN;
     metrics->p_expensive_slope = NAN;
     metrics->lambda = NAN;
+    metrics->reserve = NAN;
 
     eval_accumulator *acc = calloc(1, sizeof(*acc));
     if (acc == NULL)
@@ -318,14 +320,21 @@ void sr_eval_compare(sr_eval_metrics *row, const sr_eval_metrics *cheapest,
 static const char *const comparison_names[3] = {"always-cheapest", "always-strongest", "oracle"};
 
 /*
- * A growable list of owned policy names, each with the λ it runs with (NAN
- * for policies without one), deduplicated on the pair.
+ * A growable list of owned policy names, each with the λ it runs with and
+ * the heuristic reserve (NAN where the setting does not apply) and the
+ * family it belongs to, deduplicated on (name, λ, reserve).  Alongside, the
+ * families of the requested policies.
  */
 typedef struct name_list {
     char **names;
     double *lambdas;
+    double *reserves;
+    size_t *families;
     size_t count;
     size_t capacity;
+    sr_eval_family *family_list;
+    size_t n_families;
+    size_t family_capacity;
 } name_list;
 
 static void name_list_free(name_list *list)
@@ -334,31 +343,37 @@ static void name_list_free(name_list *list)
         free(list->names[i]);
     free(list->names);
     free(list->lambdas);
+    free(list->reserves);
+    free(list->families);
+    free(list->family_list);
     memset(list, 0, sizeof(*list));
 }
 
-static bool same_lambda(double a, double b)
+static bool same_setting(double a, double b)
 {
     return (isnan(a) && isnan(b)) || a == b;
 }
 
-static ssize_t name_list_find_lambda(const name_list *list, const char *name, double lambda)
+static ssize_t name_list_find_setting(const name_list *list, const char *name, double lambda,
+                                      double reserve)
 {
     for (size_t i = 0; i < list->count; i++)
-        if (strcmp(list->names[i], name) == 0 && same_lambda(list->lambdas[i], lambda))
+        if (strcmp(list->names[i], name) == 0 && same_setting(list->lambdas[i], lambda) &&
+            same_setting(list->reserves[i], reserve))
             return (ssize_t)i;
     return -1;
 }
 
 static ssize_t name_list_find(const name_list *list, const char *name)
 {
-    return name_list_find_lambda(list, name, NAN);
+    return name_list_find_setting(list, name, NAN, NAN);
 }
 
-/* Appends a copy of (`name`, `lambda`) unless it is already listed. */
-static bool name_list_add_lambda(name_list *list, const char *name, double lambda)
+/* Appends a copy of (`name`, `lambda`, `reserve`) in `family` unless it is already listed. */
+static bool name_list_add_setting(name_list *list, const char *name, double lambda,
+                                  double reserve, size_t family)
 {
-    if (name_list_find_lambda(list, name, lambda) >= 0)
+    if (name_list_find_setting(list, name, lambda, reserve) >= 0)
         return true;
     if (list->count == list->capacity) {
         size_t capacity = list->capacity ? list->capacity * 2 : 16;
@@ -370,37 +385,93 @@ static bool name_list_add_lambda(name_list *list, const char *name, double lambd
         if (q == NULL)
             return false;
         list->lambdas = q;
+        q = realloc(list->reserves, capacity * sizeof(double));
+        if (q == NULL)
+            return false;
+        list->reserves = q;
+        size_t *f = realloc(list->families, capacity * sizeof(size_t));
+        if (f == NULL)
+            return false;
+        list->families = f;
         list->capacity = capacity;
     }
     char *copy = strdup(name);
     if (copy == NULL)
         return false;
     list->lambdas[list->count] = lambda;
+    list->reserves[list->count] = reserve;
+    list->families[list->count] = family;
     list->names[list->count++] = copy;
     return true;
 }
 
-static bool name_list_add(name_list *list, const char *name)
+/* What name_list_begin_family did. */
+typedef enum family_start { FAMILY_NOMEM = -1, FAMILY_DUPLICATE = 0, FAMILY_NEW = 1 } family_start;
+
+/*
+ * Starts a family for the requested name `source`, storing its index in
+ * `*family`.  A source requested twice is one family, and its
+ * configurations are not added again.
+ */
+static family_start name_list_begin_family(name_list *list, const char *source, int algo,
+                                           sr_eval_sweep sweep, size_t *family)
 {
-    return name_list_add_lambda(list, name, NAN);
+    for (size_t i = 0; i < list->n_families; i++)
+        if (strcmp(list->family_list[i].source, source) == 0)
+            return FAMILY_DUPLICATE;
+    if (list->n_families == list->family_capacity) {
+        const size_t capacity = list->family_capacity ? 2 * list->family_capacity : 16;
+        sr_eval_family *grown = realloc(list->family_list, capacity * sizeof(sr_eval_family));
+        if (grown == NULL)
+            return FAMILY_NOMEM;
+        list->family_list = grown;
+        list->family_capacity = capacity;
+    }
+    sr_eval_family *f = &list->family_list[list->n_families];
+    memset(f, 0, sizeof(*f));
+    snprintf(f->source, sizeof(f->source), "%s", source);
+    f->algo = algo;
+    f->sweep = sweep;
+    f->seqroute = algo == SR_CQL_ALGO_CQL;
+    f->deployable = strcmp(source, "oracle") != 0;
+    *family = list->n_families++;
+    return FAMILY_NEW;
 }
 
 /*
- * True when `name` is a policy file trained by behaviour cloning.  Its outputs
- * are classifier logits, not Q-values, so the rule Q - lambda * cost has no
- * meaning for it and it is evaluated at lambda 0 only.  A file that fails to
- * load counts as not a classifier; creating the policy reports the error.
+ * Returns the algorithm stored in the policy file that learned-policy name
+ * `name` refers to, or -1 when the file cannot be read (creating the policy
+ * reports that error).  A behaviour-cloning file is evaluated at λ = 0 only:
+ * its outputs are classifier logits, not Q-values, so the rule
+ * Q - λ · cost has no meaning for it.
  */
-static bool learned_is_classifier(const char *name)
+static int learned_algo(const char *name)
 {
     char label[16] = "";
     const char *path = sr_qpolicy_parse_name(name, label, sizeof(label));
     sr_qpolicy *qp = NULL;
     if (sr_qpolicy_load(path ? path : name, &qp, NULL) != SR_OK)
-        return false;
-    bool classifier = qp->algo == SR_CQL_ALGO_BC;
+        return -1;
+    const int algo = (int)qp->algo;
     sr_qpolicy_free(qp);
-    return classifier;
+    return algo;
+}
+
+/* Adds one non-learned baseline as a family of its own. */
+static bool add_baseline(name_list *list, const char *name, const sr_eval_request *request)
+{
+    size_t family = 0;
+    const bool swept = strcmp(name, "heuristic") == 0 && request->n_reserves > 0;
+    const family_start start = name_list_begin_family(
+        list, name, -1, swept ? SR_EVAL_SWEEP_RESERVE : SR_EVAL_SWEEP_NONE, &family);
+    if (start != FAMILY_NEW)
+        return start == FAMILY_DUPLICATE;
+    if (!swept)
+        return name_list_add_setting(list, name, NAN, NAN, family);
+    for (size_t i = 0; i < request->n_reserves; i++)
+        if (!name_list_add_setting(list, name, NAN, request->reserves[i], family))
+            return false;
+    return true;
 }
 
 /* Expands "all" into every baseline and the oracle, in table order; learned names once per λ. */
@@ -408,33 +479,45 @@ static bool add_requested(name_list *list, const char *name, const sr_catalogue 
                           const sr_eval_request *request)
 {
     if (sr_policy_name_is_learned(name)) {
-        if (request->n_lambdas == 0 || learned_is_classifier(name))
-            return name_list_add_lambda(list, name, 0.0);
+        const int algo = learned_algo(name);
+        const bool swept = request->n_lambdas > 0 && algo != SR_CQL_ALGO_BC;
+        size_t family = 0;
+        const family_start start = name_list_begin_family(
+            list, name, algo, swept ? SR_EVAL_SWEEP_LAMBDA : SR_EVAL_SWEEP_NONE, &family);
+        if (start != FAMILY_NEW)
+            return start == FAMILY_DUPLICATE;
+        if (!swept)
+            return name_list_add_setting(list, name, 0.0, NAN, family);
         for (size_t i = 0; i < request->n_lambdas; i++)
-            if (!name_list_add_lambda(list, name, request->lambdas[i]))
+            if (!name_list_add_setting(list, name, request->lambdas[i], NAN, family))
                 return false;
         return true;
     }
     if (strcmp(name, "all") != 0)
-        return name_list_add(list, name);
+        return add_baseline(list, name, request);
 
     static const char *const fixed[] = {"random", "heuristic", "always-cheapest",
                                         "always-strongest"};
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-        if (!name_list_add(list, fixed[i]))
+        if (!add_baseline(list, fixed[i], request))
             return false;
     for (int k = 0; k < cat->n_models; k++) {
         char buffer[SR_POLICY_NAME_MAX];
         snprintf(buffer, sizeof(buffer), "always:%s", cat->models[k].name);
-        if (!name_list_add(list, buffer))
+        if (!add_baseline(list, buffer, request))
             return false;
     }
-    return name_list_add(list, "oracle");
+    return add_baseline(list, "oracle", request);
 }
 
 void sr_eval_report_free(sr_eval_report *report)
 {
     free(report->rows);
+    free(report->families);
+    free(report->aiq_ranges);
+    free(report->aiq);
+    free(report->frontiers);
+    free(report->dominance);
     memset(report, 0, sizeof(*report));
 }
 
@@ -460,6 +543,120 @@ static sr_status resolve_budgets(const sr_eval_request *request, double c_ref, d
     return SR_OK;
 }
 
+/* ---- frontier analysis ---------------------------------------------------------- */
+
+static sr_frontier_point row_point(const sr_eval_metrics *row)
+{
+    return (sr_frontier_point){row->mean_cost, row->mean_quality, row->bankruptcy_rate};
+}
+
+/*
+ * The frontier analysis of one budget (docs/EVALUATION.md, "Frontiers, AIQ
+ * and dominance").  `rows` are the n_requested rows of budget `b`, starting
+ * at report->rows[first]; `anchor` is always-cheapest's run at that budget.
+ * `points`, `vertices` and `pareto` are scratch arrays of n_requested + 1
+ * entries.
+ */
+static sr_status analyse_budget(sr_eval_report *report, size_t b, size_t first,
+                                size_t n_requested, const sr_eval_metrics *anchor,
+                                sr_frontier_point *points, size_t *vertices, bool *pareto,
+                                sr_error *err)
+{
+    sr_eval_metrics *rows = &report->rows[first];
+    const size_t n_families = report->n_families;
+    sr_status status = SR_OK;
+
+    /* The shared cost range: from the anchor to the dearest swept configuration. */
+    sr_eval_aiq_range *range = &report->aiq_ranges[b];
+    range->lo = anchor->mean_cost;
+    range->anchor_quality = anchor->mean_quality;
+    range->hi = range->lo;
+    for (size_t r = 0; r < n_requested; r++)
+        if (report->families[rows[r].family].sweep != SR_EVAL_SWEEP_NONE)
+            range->hi = fmax(range->hi, rows[r].mean_cost);
+
+    /* Per family: Pareto flags, hull flags and AIQ with the anchor added. */
+    for (size_t f = 0; f < n_families; f++) {
+        const sr_eval_family *family = &report->families[f];
+        report->aiq[b * n_families + f] = NAN;
+        size_t start = 0;
+        while (start < n_requested && rows[start].family != f)
+            start++;
+        size_t count = 0;
+        while (start + count < n_requested && rows[start + count].family == f)
+            count++;
+        if (count == 0 || !family->deployable)
+            continue;
+
+        for (size_t i = 0; i < count; i++)
+            points[i] = row_point(&rows[start + i]);
+        status = sr_frontier_pareto(points, count, pareto, err);
+        if (status != SR_OK)
+            return status;
+        points[count] = row_point(anchor);
+        size_t n_vertices = 0;
+        status = sr_frontier_envelope(points, count + 1, vertices, &n_vertices, err);
+        if (status == SR_OK)
+            status = sr_frontier_aiq(points, count + 1, range->lo, range->hi,
+                                     &report->aiq[b * n_families + f], err);
+        if (status != SR_OK)
+            return status;
+        for (size_t i = 0; i < count; i++) {
+            rows[start + i].pareto = pareto[i];
+            rows[start + i].hull = false;
+        }
+        for (size_t v = 0; v < n_vertices; v++)
+            if (vertices[v] < count)
+                rows[start + vertices[v]].hull = true;
+
+        if (family->sweep != SR_EVAL_SWEEP_NONE)
+            report->frontiers[report->n_frontiers++] = (sr_eval_frontier){
+                f, b, first + start, count, report->aiq[b * n_families + f]};
+    }
+
+    /* Dominance: every deployable non-SeqRoute row against every SeqRoute family. */
+    for (size_t f = 0; f < n_families; f++) {
+        if (!report->families[f].seqroute)
+            continue;
+        size_t count = 0;
+        size_t start = 0;
+        while (start < n_requested && rows[start].family != f)
+            start++;
+        while (start + count < n_requested && rows[start + count].family == f)
+            count++;
+        for (size_t i = 0; i < count; i++)
+            points[i] = row_point(&rows[start + i]);
+        for (size_t r = 0; r < n_requested; r++) {
+            const sr_eval_family *baseline = &report->families[rows[r].family];
+            if (baseline->seqroute || !baseline->deployable)
+                continue;
+            const sr_frontier_point target = row_point(&rows[r]);
+            const long match = sr_frontier_cheapest_dominating(points, count, &target);
+            report->dominance[report->n_dominance++] = (sr_eval_dominance){
+                b, first + r, f, match < 0 ? -1 : (long)(first + start) + match};
+        }
+    }
+    return SR_OK;
+}
+
+/* Gives each family the name of its rows, or its request name when another family has it. */
+static void name_families(sr_eval_report *report, const name_list *names, sr_policy **policies)
+{
+    for (size_t p = 0; p < names->count; p++) {
+        const size_t f = names->families[p];
+        if (f < report->n_families && report->families[f].name[0] == '\0')
+            snprintf(report->families[f].name, sizeof(report->families[f].name), "%s",
+                     policies[p]->name);
+    }
+    for (size_t f = 0; f < report->n_families; f++)
+        for (size_t g = 0; g < f; g++)
+            if (strcmp(report->families[f].name, report->families[g].name) == 0) {
+                snprintf(report->families[f].name, sizeof(report->families[f].name), "%s",
+                         report->families[f].source);
+                break;
+            }
+}
+
 sr_status sr_eval_report_build(const sr_dataset *ds, const sr_eval_request *request,
                                sr_eval_report *report, sr_error *err)
 {
@@ -467,6 +664,9 @@ sr_status sr_eval_report_build(const sr_dataset *ds, const sr_eval_request *requ
     sr_policy **policies = NULL;
     sr_eval_metrics *runs = NULL;
     double *budgets = NULL;
+    sr_frontier_point *points = NULL;
+    size_t *vertices = NULL;
+    bool *pareto = NULL;
     size_t n_requested = 0;
     sr_status status = SR_OK;
 
@@ -477,6 +677,11 @@ sr_status sr_eval_report_build(const sr_dataset *ds, const sr_eval_request *requ
     status = check_cost_total(ds, err);
     if (status != SR_OK)
         return status;
+    for (size_t i = 0; i < request->n_reserves; i++)
+        if (!isfinite(request->reserves[i]) || request->reserves[i] < 0)
+            return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "reserve",
+                                "heuristic reserve multiplier %g is not a finite number >= 0",
+                                request->reserves[i]);
 
     /* Names: the request (with "all" expanded), then the comparison policies. */
     for (size_t i = 0; i < request->n_policies; i++)
@@ -488,7 +693,7 @@ sr_status sr_eval_report_build(const sr_dataset *ds, const sr_eval_request *requ
         goto out;
     }
     for (size_t i = 0; i < 3; i++)
-        if (!name_list_add(&names, comparison_names[i]))
+        if (!name_list_add_setting(&names, comparison_names[i], NAN, NAN, SIZE_MAX))
             goto nomem;
 
     /* Budgets. */
@@ -517,9 +722,34 @@ sr_status sr_eval_report_build(const sr_dataset *ds, const sr_eval_request *requ
         }
     for (size_t p = 0; p < names.count; p++) {
         policy_options.lambda = isnan(names.lambdas[p]) ? 0.0 : names.lambdas[p];
+        policy_options.heuristic_reserve =
+            isnan(names.reserves[p]) ? request->policy.heuristic_reserve : names.reserves[p];
         status = sr_policy_create(names.names[p], ds, &policy_options, &policies[p], err);
         if (status != SR_OK)
             goto out;
+    }
+
+    /* The families, and room for the frontier analysis. */
+    report->n_families = names.n_families;
+    report->families = calloc(names.n_families, sizeof(sr_eval_family));
+    if (report->families == NULL)
+        goto nomem;
+    memcpy(report->families, names.family_list, names.n_families * sizeof(sr_eval_family));
+    name_families(report, &names, policies);
+    report->n_budgets = request->n_budgets;
+    report->frontier = request->frontier;
+    if (request->frontier) {
+        report->aiq_ranges = calloc(request->n_budgets, sizeof(sr_eval_aiq_range));
+        report->aiq = calloc(request->n_budgets * names.n_families, sizeof(double));
+        report->frontiers = calloc(request->n_budgets * names.n_families, sizeof(sr_eval_frontier));
+        report->dominance = calloc(request->n_budgets * n_requested * names.n_families,
+                                   sizeof(sr_eval_dominance));
+        points = calloc(n_requested + 1, sizeof(sr_frontier_point));
+        vertices = calloc(n_requested + 1, sizeof(size_t));
+        pareto = calloc(n_requested + 1, sizeof(bool));
+        if (report->aiq_ranges == NULL || report->aiq == NULL || report->frontiers == NULL ||
+            report->dominance == NULL || points == NULL || vertices == NULL || pareto == NULL)
+            goto nomem;
     }
 
     /* Run every policy at every budget; the comparison runs fill the relative metrics. */
@@ -533,13 +763,22 @@ sr_status sr_eval_report_build(const sr_dataset *ds, const sr_eval_request *requ
                 goto out;
             runs[p].budget_frac = request->budgets_are_fractions ? request->budgets[b] : NAN;
             runs[p].lambda = names.lambdas[p];
+            runs[p].reserve = names.reserves[p];
+            runs[p].family = names.families[p];
         }
         const double min_gain = SR_EVAL_MIN_ORACLE_GAIN * (ds->catalogue.quality_max -
                                                            ds->catalogue.quality_min);
+        const size_t first = report->n_rows;
         for (size_t p = 0; p < n_requested; p++) {
             sr_eval_compare(&runs[p], &runs[cheapest], &runs[strongest], &runs[oracle],
                             min_gain);
             report->rows[report->n_rows++] = runs[p];
+        }
+        if (request->frontier) {
+            status = analyse_budget(report, b, first, n_requested, &runs[cheapest], points,
+                                    vertices, pareto, err);
+            if (status != SR_OK)
+                goto out;
         }
     }
 
@@ -561,6 +800,9 @@ out:
     free(policies);
     free(runs);
     free(budgets);
+    free(points);
+    free(vertices);
+    free(pareto);
     name_list_free(&names);
     if (status != SR_OK)
         sr_eval_report_free(report);
@@ -600,6 +842,8 @@ static json_t *row_to_json(const sr_eval_metrics *m, const sr_dataset *ds)
     json_object_set_new(row, "name", json_string(m->name));
     if (isfinite(m->lambda))
         json_object_set_new(row, "lambda", json_real(m->lambda));
+    if (isfinite(m->reserve))
+        json_object_set_new(row, "reserve", json_real(m->reserve));
     json_object_set_new(row, "budget", json_number(m->budget));
     if (!isnan(m->budget_frac))
         json_object_set_new(row, "budget_frac", json_number(m->budget_frac));
@@ -617,6 +861,161 @@ static json_t *row_to_json(const sr_eval_metrics *m, const sr_dataset *ds)
                         json_number(m->cost_reduction_vs_strongest));
     json_object_set_new(row, "p_expensive_slope", json_number(m->p_expensive_slope));
     return row;
+}
+
+/* Adds the swept setting of `row` ("lambda" or "reserve") to `object`, when it has one. */
+static void set_sweep_value(json_t *object, const sr_eval_metrics *row)
+{
+    if (isfinite(row->lambda))
+        json_object_set_new(object, "lambda", json_real(row->lambda));
+    if (isfinite(row->reserve))
+        json_object_set_new(object, "reserve", json_real(row->reserve));
+}
+
+/* A point of a frontier or the dominance table: its setting, cost, quality, bankruptcy. */
+static json_t *point_to_json(const sr_eval_metrics *row, bool with_name)
+{
+    json_t *point = json_object();
+    if (point == NULL)
+        return NULL;
+    if (with_name)
+        json_object_set_new(point, "name", json_string(row->name));
+    set_sweep_value(point, row);
+    json_object_set_new(point, "mean_cost", json_number(row->mean_cost));
+    json_object_set_new(point, "mean_quality", json_number(row->mean_quality));
+    json_object_set_new(point, "bankruptcy_rate", json_number(row->bankruptcy_rate));
+    return point;
+}
+
+static const char *sweep_name(sr_eval_sweep sweep)
+{
+    return sweep == SR_EVAL_SWEEP_LAMBDA ? "lambda" : sweep == SR_EVAL_SWEEP_RESERVE ? "reserve"
+                                                                                     : "none";
+}
+
+static void set_budget(json_t *object, const sr_eval_metrics *row)
+{
+    json_object_set_new(object, "budget", json_number(row->budget));
+    if (!isnan(row->budget_frac))
+        json_object_set_new(object, "budget_frac", json_number(row->budget_frac));
+}
+
+/* The "frontiers" array of the JSON report. */
+static json_t *frontiers_to_json(const sr_eval_report *report)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; list != NULL && i < report->n_frontiers; i++) {
+        const sr_eval_frontier *fr = &report->frontiers[i];
+        const sr_eval_family *family = &report->families[fr->family];
+        json_t *entry = json_object();
+        json_t *points = json_array();
+        if (entry == NULL || points == NULL) {
+            json_decref(entry);
+            json_decref(points);
+            json_decref(list);
+            return NULL;
+        }
+        json_object_set_new(entry, "policy", json_string(family->name));
+        json_object_set_new(entry, "source", json_string(family->source));
+        if (family->algo >= 0)
+            json_object_set_new(entry, "algo",
+                                json_string(sr_qpolicy_algo_name((sr_cql_algo)family->algo)));
+        json_object_set_new(entry, "parameter", json_string(sweep_name(family->sweep)));
+        set_budget(entry, &report->rows[fr->first_row]);
+        json_object_set_new(entry, "aiq", json_number(fr->aiq));
+        for (size_t r = 0; r < fr->n_points; r++) {
+            const sr_eval_metrics *row = &report->rows[fr->first_row + r];
+            json_t *point = point_to_json(row, false);
+            if (point != NULL) {
+                json_object_set_new(point, "pareto", json_boolean(row->pareto));
+                json_object_set_new(point, "hull", json_boolean(row->hull));
+            }
+            json_array_append_new(points, point);
+        }
+        json_object_set_new(entry, "points", points);
+        json_array_append_new(list, entry);
+    }
+    return list;
+}
+
+/* The "aiq" object of the JSON report: per budget, the range, the anchor and the values. */
+static json_t *aiq_to_json(const sr_eval_report *report)
+{
+    json_t *doc = json_object();
+    json_t *budgets = json_array();
+    if (doc == NULL || budgets == NULL) {
+        json_decref(doc);
+        json_decref(budgets);
+        return NULL;
+    }
+    json_object_set_new(doc, "anchor", json_string("always-cheapest"));
+    const size_t per_budget = report->n_budgets ? report->n_rows / report->n_budgets : 0;
+    for (size_t b = 0; b < report->n_budgets; b++) {
+        const sr_eval_aiq_range *range = &report->aiq_ranges[b];
+        json_t *entry = json_object();
+        json_t *cost_range = json_array();
+        json_t *anchor = json_object();
+        json_t *values = json_object();
+        if (entry == NULL || cost_range == NULL || anchor == NULL || values == NULL) {
+            json_decref(entry);
+            json_decref(cost_range);
+            json_decref(anchor);
+            json_decref(values);
+            json_decref(budgets);
+            json_decref(doc);
+            return NULL;
+        }
+        set_budget(entry, &report->rows[b * per_budget]);
+        json_array_append_new(cost_range, json_number(range->lo));
+        json_array_append_new(cost_range, json_number(range->hi));
+        json_object_set_new(entry, "cost_range", cost_range);
+        json_object_set_new(anchor, "mean_cost", json_number(range->lo));
+        json_object_set_new(anchor, "mean_quality", json_number(range->anchor_quality));
+        json_object_set_new(entry, "anchor_point", anchor);
+        for (size_t f = 0; f < report->n_families; f++)
+            if (report->families[f].deployable)
+                json_object_set_new(values, report->families[f].name,
+                                    json_number(report->aiq[b * report->n_families + f]));
+        json_object_set_new(entry, "values", values);
+        json_array_append_new(budgets, entry);
+    }
+    json_object_set_new(doc, "budgets", budgets);
+    return doc;
+}
+
+/* The "dominance" array of the JSON report. */
+static json_t *dominance_to_json(const sr_eval_report *report)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; list != NULL && i < report->n_dominance; i++) {
+        const sr_eval_dominance *d = &report->dominance[i];
+        const sr_eval_metrics *baseline = &report->rows[d->baseline_row];
+        json_t *entry = json_object();
+        if (entry == NULL) {
+            json_decref(list);
+            return NULL;
+        }
+        set_budget(entry, baseline);
+        json_object_set_new(entry, "baseline", point_to_json(baseline, true));
+        json_object_set_new(entry, "seqroute",
+                            json_string(report->families[d->seqroute_family].name));
+        json_t *match = json_null();
+        if (d->match_row >= 0) {
+            const sr_eval_metrics *row = &report->rows[d->match_row];
+            match = point_to_json(row, false);
+            if (match != NULL) {
+                json_object_set_new(match, "cost_ratio",
+                                    baseline->mean_cost > EVAL_TINY
+                                        ? json_real(row->mean_cost / baseline->mean_cost)
+                                        : json_null());
+                json_object_set_new(match, "dominates",
+                                    json_boolean(row->mean_cost <= baseline->mean_cost));
+            }
+        }
+        json_object_set_new(entry, "match", match);
+        json_array_append_new(list, entry);
+    }
+    return list;
 }
 
 static json_t *report_to_json(const sr_eval_report *report, const sr_dataset *ds,
@@ -670,6 +1069,21 @@ static json_t *report_to_json(const sr_eval_report *report, const sr_dataset *ds
     json_object_set_new(doc, "c_ref", json_number(report->c_ref));
     json_object_set_new(doc, "settings", settings);
     json_object_set_new(doc, "rows", rows);
+    if (report->frontier) {
+        json_t *frontiers = frontiers_to_json(report);
+        json_t *aiq = aiq_to_json(report);
+        json_t *dominance = dominance_to_json(report);
+        if (frontiers == NULL || aiq == NULL || dominance == NULL) {
+            json_decref(frontiers);
+            json_decref(aiq);
+            json_decref(dominance);
+            json_decref(doc);
+            return NULL;
+        }
+        json_object_set_new(doc, "frontiers", frontiers);
+        json_object_set_new(doc, "aiq", aiq);
+        json_object_set_new(doc, "dominance", dominance);
+    }
     return doc;
 }
 

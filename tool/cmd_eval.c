@@ -71,12 +71,14 @@ static void print_help(FILE *out)
             "                       rule argmax Q(s,a) - lambda * c(a) / c_max, with c(a)\n"
             "                       the model's mean cost per turn in the training data and\n"
             "                       c_max the largest (default 0)\n"
-            "  --sweep              learned policies: lambda in 0,0.02,0.05,0.1,0.2,0.3,0.5,\n"
-            "                       0.75,1\n"
+            "  --sweep              learned policies (but BC): lambda in 0,0.02,0.05,0.1,0.2,\n"
+            "                       0.3,0.5,0.75,1; the heuristic: reserve in 0,0.5,1,1.5,\n"
+            "                       2,3,5 unless --reserve is given; then report each swept\n"
+            "                       policy's frontier, its AIQ and the dominance table\n"
             "  --reference FILE     sessions the baselines take model means from (default:\n"
             "                       the evaluation data)\n"
-            "  --reserve X          heuristic: multiplier >= 0 on the reserve kept for the\n"
-            "                       remaining turns (default %g)\n"
+            "  --reserve LIST       heuristic: multipliers >= 0 on the reserve kept for the\n"
+            "                       remaining turns (default %g); several values sweep it\n"
             "  --true-remaining     heuristic: use the session's true remaining turn count\n"
             "                       instead of the expected count from the reference\n"
             "  --skip-invalid       report and skip bad session lines instead of failing\n"
@@ -99,7 +101,9 @@ typedef struct eval_args {
     double eta;
     sr_bankrupt_mode bankrupt;
     sr_oracle_objective oracle_objective;
-    double reserve;
+    double *reserves;
+    size_t n_reserves;
+    bool sweep;
     bool true_remaining;
     bool skip_invalid;
     bool verbose;
@@ -224,7 +228,10 @@ static int parse_args(int argc, char **argv, eval_args *args)
             args->reference = optarg;
             break;
         case OPT_RESERVE:
-            if (!cli_parse_double(COMMAND, "--reserve", optarg, &args->reserve))
+            free(args->reserves);
+            args->reserves = NULL;
+            if (!cli_parse_double_list(COMMAND, "--reserve", optarg, &args->reserves,
+                                       &args->n_reserves))
                 return CLI_EXIT_USAGE;
             break;
         case OPT_TRUE_REMAINING:
@@ -251,6 +258,7 @@ static int parse_args(int argc, char **argv, eval_args *args)
                     return CLI_EXIT_USAGE;
                 break;
             }
+            args->sweep = true;
             static const double sweep[SR_QPOLICY_SWEEP_N] = SR_QPOLICY_SWEEP_LAMBDAS;
             args->lambdas = malloc(sizeof(sweep));
             if (args->lambdas == NULL) {
@@ -286,9 +294,21 @@ static int parse_args(int argc, char **argv, eval_args *args)
         cli_usage_error(COMMAND, "option --eta: penalty %g is negative", args->eta);
         return CLI_EXIT_USAGE;
     }
-    if (args->reserve < 0) {
-        cli_usage_error(COMMAND, "option --reserve: multiplier %g is negative", args->reserve);
-        return CLI_EXIT_USAGE;
+    for (size_t i = 0; i < args->n_reserves; i++)
+        if (args->reserves[i] < 0) {
+            cli_usage_error(COMMAND, "option --reserve: multiplier %g is negative",
+                            args->reserves[i]);
+            return CLI_EXIT_USAGE;
+        }
+    if (args->sweep && args->reserves == NULL) {
+        static const double grid[SR_EVAL_RESERVE_SWEEP_N] = SR_EVAL_RESERVE_SWEEP;
+        args->reserves = malloc(sizeof(grid));
+        if (args->reserves == NULL) {
+            fprintf(stderr, "seqroute eval: error: out of memory\n");
+            return CLI_EXIT_FAILURE;
+        }
+        memcpy(args->reserves, grid, sizeof(grid));
+        args->n_reserves = SR_EVAL_RESERVE_SWEEP_N;
     }
 
     /* The report must not overwrite an input. */
@@ -395,11 +415,16 @@ static void print_number(FILE *out, int width, int precision, double x)
         fprintf(out, "%*s", width, "-");
 }
 
-/* Writes a row's label: its name, with " lambda=L" for a learned policy. */
+/*
+ * Writes a row's label: its name, with " lambda=L" for a learned policy and
+ * " reserve=R" for a swept heuristic.
+ */
 static void row_label(const sr_eval_metrics *row, char *text, size_t size)
 {
     if (isfinite(row->lambda))
         snprintf(text, size, "%s lambda=%g", row->name, row->lambda);
+    else if (isfinite(row->reserve))
+        snprintf(text, size, "%s reserve=%g", row->name, row->reserve);
     else
         snprintf(text, size, "%s", row->name);
 }
@@ -465,6 +490,113 @@ static void print_table(FILE *out, const sr_eval_report *report, const sr_datase
                  "range).\n");
 }
 
+/* Rows of family `f` at the budget starting at row `first`: counts points and Pareto points. */
+static void count_family(const sr_eval_report *report, size_t first, size_t per_budget, size_t f,
+                         size_t *points, size_t *pareto)
+{
+    *points = 0;
+    *pareto = 0;
+    for (size_t r = first; r < first + per_budget; r++)
+        if (report->rows[r].family == f) {
+            (*points)++;
+            *pareto += report->rows[r].pareto;
+        }
+}
+
+/* Prints the AIQ table and the dominance table of every budget. */
+static void print_frontier_summary(FILE *out, const sr_eval_report *report)
+{
+    if (!report->frontier || report->n_budgets == 0)
+        return;
+    const size_t per_budget = report->n_rows / report->n_budgets;
+    char label[SR_POLICY_NAME_MAX + 32];
+    int width = (int)strlen("baseline");
+    for (size_t i = 0; i < report->n_rows; i++) {
+        row_label(&report->rows[i], label, sizeof(label));
+        if ((int)strlen(label) > width)
+            width = (int)strlen(label);
+    }
+
+    fprintf(out, "\nFrontiers.  AIQ: the mean, over a cost range shared by all policies at a "
+                 "budget, of the best\nmean quality that mixing a policy's configurations per "
+                 "session reaches at that mean cost,\nwith always-cheapest as the anchor every "
+                 "sweep reaches (docs/EVALUATION.md).  Pareto: points\nno other point of the "
+                 "same policy beats in cost, quality and bankruptcy rate together.\n");
+    for (size_t b = 0; b < report->n_budgets; b++) {
+        const size_t first = b * per_budget;
+        const sr_eval_aiq_range *range = &report->aiq_ranges[b];
+        fprintf(out, "\nbudget %.6g", report->rows[first].budget);
+        if (!isnan(report->rows[first].budget_frac))
+            fprintf(out, " (frac %.3f)", report->rows[first].budget_frac);
+        fprintf(out, ": AIQ over mean cost [%.6g, %.6g], anchor quality %.4f\n", range->lo,
+                range->hi, range->anchor_quality);
+        fprintf(out, "  %-*s %-8s %6s %6s %8s\n", width, "policy", "swept", "points", "pareto",
+                "AIQ");
+        for (size_t f = 0; f < report->n_families; f++) {
+            if (!report->families[f].deployable)
+                continue;
+            size_t points, pareto;
+            count_family(report, first, per_budget, f, &points, &pareto);
+            const sr_eval_sweep sweep = report->families[f].sweep;
+            fprintf(out, "  %-*s %-8s %6zu %6zu ", width, report->families[f].name,
+                    sweep == SR_EVAL_SWEEP_LAMBDA    ? "lambda"
+                    : sweep == SR_EVAL_SWEEP_RESERVE ? "reserve"
+                                                     : "-",
+                    points, pareto);
+            print_number(out, 8, 4, report->aiq[b * report->n_families + f]);
+            fputc('\n', out);
+        }
+    }
+
+    /* Dominance, grouped by budget as the entries are. */
+    size_t i = 0;
+    while (i < report->n_dominance) {
+        const sr_eval_dominance *head = &report->dominance[i];
+        const char *seqroute = report->families[head->seqroute_family].name;
+        fprintf(out,
+                "\nDominance at budget %.6g: the cheapest %s point with at least the baseline's "
+                "quality\nand at most its bankruptcy rate; cost is that point's cost change "
+                "against the baseline.\n",
+                report->rows[head->baseline_row].budget, seqroute);
+        fprintf(out, "  %-*s %12s %8s %9s   %-*s %12s %8s %9s %8s\n", width, "baseline",
+                "mean_cost", "quality", "bankrupt%", width, seqroute, "mean_cost", "quality",
+                "bankrupt%", "cost");
+        size_t dominated = 0, dearer = 0, unmatched = 0;
+        for (; i < report->n_dominance &&
+               report->dominance[i].budget_index == head->budget_index &&
+               report->dominance[i].seqroute_family == head->seqroute_family;
+             i++) {
+            const sr_eval_dominance *d = &report->dominance[i];
+            const sr_eval_metrics *base = &report->rows[d->baseline_row];
+            row_label(base, label, sizeof(label));
+            fprintf(out, "  %-*s %12.6g %8.4f %9.1f   ", width, label, base->mean_cost,
+                    base->mean_quality, 100 * base->bankruptcy_rate);
+            if (d->match_row < 0) {
+                fprintf(out, "none\n");
+                unmatched++;
+                continue;
+            }
+            const sr_eval_metrics *match = &report->rows[d->match_row];
+            row_label(match, label, sizeof(label));
+            fprintf(out, "%-*s %12.6g %8.4f %9.1f ", width, label, match->mean_cost,
+                    match->mean_quality, 100 * match->bankruptcy_rate);
+            if (base->mean_cost > 0)
+                fprintf(out, "%+7.1f%%\n", 100 * (match->mean_cost / base->mean_cost - 1));
+            else
+                fprintf(out, "%8s\n", "-");
+            if (match->mean_cost <= base->mean_cost)
+                dominated++;
+            else
+                dearer++;
+        }
+        fprintf(out,
+                "  %s dominates %zu of %zu baseline points (no dearer, at least as good, no "
+                "more bankrupt); %zu more\n  are matched only at a higher cost; %zu have no "
+                "match.\n",
+                seqroute, dominated, dominated + dearer + unmatched, dearer, unmatched);
+    }
+}
+
 static int write_json(const eval_args *args, const sr_eval_report *report, const sr_dataset *ds)
 {
     sr_error err;
@@ -495,7 +627,6 @@ int cmd_eval(int argc, char **argv)
     args.eta = SR_MDP_DEFAULT_ETA;
     args.bankrupt = SR_BANKRUPT_UNSERVED;
     args.oracle_objective = SR_ORACLE_QUALITY;
-    args.reserve = SR_HEURISTIC_DEFAULT_RESERVE;
 
     sr_dataset data;
     sr_dataset reference;
@@ -532,7 +663,14 @@ int cmd_eval(int argc, char **argv)
         goto out;
     sr_policy_options_default(&request.policy);
     request.policy.reference = args.reference ? &reference : NULL;
-    request.policy.heuristic_reserve = args.reserve;
+    /* One reserve sets the heuristic; several sweep it. */
+    if (args.n_reserves == 1)
+        request.policy.heuristic_reserve = args.reserves[0];
+    else {
+        request.reserves = args.reserves;
+        request.n_reserves = args.n_reserves;
+    }
+    request.frontier = args.sweep || args.n_lambdas > 1 || args.n_reserves > 1;
     request.policy.heuristic_true_remaining = args.true_remaining;
     request.policy.oracle_objective = args.oracle_objective;
     request.lambdas = args.lambdas;
@@ -555,6 +693,7 @@ int cmd_eval(int argc, char **argv)
     }
     const bool json_to_stdout = args.json != NULL && strcmp(args.json, "-") == 0;
     print_table(json_to_stdout ? stderr : stdout, &report, &data, &args);
+    print_frontier_summary(json_to_stdout ? stderr : stdout, &report);
     code = args.json != NULL ? write_json(&args, &report, &data) : CLI_EXIT_OK;
     if (code == CLI_EXIT_OK && fflush(stdout) != 0) {
         fprintf(stderr, "seqroute eval: error: failed to write standard output\n");
@@ -568,5 +707,6 @@ out:
     cli_free_strings(args.policies, args.n_policies);
     free(args.budgets);
     free(args.lambdas);
+    free(args.reserves);
     return code;
 }

@@ -67,6 +67,12 @@ typedef struct sr_eval_metrics {
     size_t decisions;      /* decisions entering p_expensive_slope */
 
     double lambda; /* λ of a learned policy's decision rule; NAN for other policies */
+    double reserve; /* heuristic reserve multiplier when the heuristic is swept, else NAN */
+
+    /* Frontier analysis (sr_eval_request.frontier); false when it did not run. */
+    size_t family; /* index into sr_eval_report.families */
+    bool pareto;   /* not dominated within its family at this budget (sr_frontier_pareto) */
+    bool hull;     /* a vertex of its family's AIQ envelope at this budget */
 } sr_eval_metrics;
 
 /* Fills `options` with the default MDP and SR_EVAL_DEFAULT_SEED. */
@@ -141,7 +147,68 @@ typedef struct sr_eval_request {
      */
     const double *lambdas;
     size_t n_lambdas;
+    /*
+     * Reserve multipliers for the heuristic: with n_reserves > 0 the
+     * heuristic runs once per value (rows carry `reserve`) instead of once
+     * with policy.heuristic_reserve.
+     */
+    const double *reserves;
+    size_t n_reserves;
+    /* Computes frontiers, AIQ and the dominance table (see sr_eval_report). */
+    bool frontier;
 } sr_eval_request;
+
+/* Reserve grid of the heuristic under `seqroute eval --sweep`: from no reserve to five times it. */
+#define SR_EVAL_RESERVE_SWEEP {0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0}
+#define SR_EVAL_RESERVE_SWEEP_N 7
+
+/* What a policy family is swept over. */
+typedef enum sr_eval_sweep {
+    SR_EVAL_SWEEP_NONE = 0,    /* one configuration */
+    SR_EVAL_SWEEP_LAMBDA = 1,  /* a learned policy other than BC, over the request's λ values */
+    SR_EVAL_SWEEP_RESERVE = 2  /* the heuristic, over the request's reserve values */
+} sr_eval_sweep;
+
+/*
+ * One requested policy and all its configurations.  The rows of a family
+ * at one budget are contiguous in sr_eval_report.rows.
+ */
+typedef struct sr_eval_family {
+    char name[SR_POLICY_NAME_MAX];   /* the rows' name; the request name when two families share it */
+    char source[SR_POLICY_NAME_MAX]; /* the requested policy name, "cql:FILE" for example */
+    int algo;                        /* a learned policy's sr_cql_algo value, -1 for the others */
+    sr_eval_sweep sweep;
+    bool seqroute;   /* learned with algo CQL: a challenger in the dominance table */
+    bool deployable; /* every policy but the hindsight oracle */
+} sr_eval_family;
+
+/* The frontier of one swept family at one budget. */
+typedef struct sr_eval_frontier {
+    size_t family;
+    size_t budget_index;
+    size_t first_row; /* its rows are rows[first_row .. first_row + n_points) */
+    size_t n_points;
+    double aiq;
+} sr_eval_frontier;
+
+/* The shared AIQ cost range of one budget and its anchor. */
+typedef struct sr_eval_aiq_range {
+    double lo;             /* always-cheapest's mean cost at this budget: the anchor */
+    double hi;             /* the largest mean cost of a swept configuration, at least lo */
+    double anchor_quality; /* always-cheapest's mean quality */
+} sr_eval_aiq_range;
+
+/*
+ * One entry of the dominance table: a baseline row and the cheapest row of
+ * a SeqRoute family at the same budget with at least its quality and at
+ * most its bankruptcy rate, or none.
+ */
+typedef struct sr_eval_dominance {
+    size_t budget_index;
+    size_t baseline_row;
+    size_t seqroute_family;
+    long match_row; /* index into rows, -1 when no configuration qualifies */
+} sr_eval_dominance;
 
 typedef struct sr_eval_report {
     uint64_t seed;
@@ -154,6 +221,24 @@ typedef struct sr_eval_report {
     sr_oracle_objective oracle_objective;
     sr_eval_metrics *rows; /* budget-major: every policy at budget 1, then budget 2, ... */
     size_t n_rows;
+    size_t n_budgets;
+
+    /* Requested policies; always filled. */
+    sr_eval_family *families;
+    size_t n_families;
+
+    /*
+     * Frontier analysis, filled when the request asked for it
+     * (docs/EVALUATION.md, "Frontiers, AIQ and dominance").  `aiq` holds
+     * n_budgets x n_families values, budget-major, NAN for the oracle.
+     */
+    bool frontier;
+    sr_eval_aiq_range *aiq_ranges; /* [n_budgets] */
+    double *aiq;
+    sr_eval_frontier *frontiers; /* one per swept family and budget */
+    size_t n_frontiers;
+    sr_eval_dominance *dominance;
+    size_t n_dominance;
 } sr_eval_report;
 
 /*
@@ -163,7 +248,10 @@ typedef struct sr_eval_report {
  * of sr_policy_create.  Always-cheapest, always-strongest and the oracle
  * also run at every budget (without rows unless requested) to fill the
  * comparison metrics.  Duplicate names keep their first occurrence.  Each
- * learned policy runs once per requested λ, in the order given.
+ * learned policy runs once per requested λ, in the order given, except a
+ * behaviour-cloning one, which runs at λ = 0 only.  With reserves, the
+ * heuristic runs once per reserve.  With request->frontier, the frontier
+ * analysis fills the report's frontier fields.
  */
 sr_status sr_eval_report_build(const sr_dataset *ds, const sr_eval_request *request,
                                sr_eval_report *report, sr_error *err);
