@@ -251,15 +251,19 @@ static bool get_string(sr_bytes_reader *reader, char *out, size_t size)
 
 const char *sr_qpolicy_algo_name(sr_cql_algo algo)
 {
-    switch (algo) {
+    /* An int switch: the myopic value lies outside sr_cql_algo's enumerators. */
+    switch ((int)algo) {
     case SR_CQL_ALGO_CQL:
         return "cql";
     case SR_CQL_ALGO_DQN:
         return "dqn";
     case SR_CQL_ALGO_BC:
         return "bc";
+    case SR_QPOLICY_ALGO_MYOPIC_VALUE:
+        return "myopic";
+    default:
+        return "unknown";
     }
-    return "unknown";
 }
 
 sr_status sr_qpolicy_new(int n_models, const sr_state_config *state, sr_qpolicy **out,
@@ -426,6 +430,7 @@ static void write_state(sr_bytes_writer *w, const sr_qpolicy *p)
     sr_bytes_put_f64(w, p->state.t_ref);
     sr_bytes_put_f64(w, p->state.strong_cost);
     sr_bytes_put_u32(w, (uint32_t)p->state.n_bins);
+    sr_bytes_put_f64(w, p->state.lambda_max); /* since version 2 */
     end_section(w, at);
 }
 
@@ -555,6 +560,7 @@ sr_status sr_qpolicy_save(const sr_qpolicy *policy, const sr_qpolicy_blob *blobs
 /* Sections parsed so far, before the policy is assembled. */
 typedef struct parsed_file {
     const char *name;
+    uint32_t version; /* format version from the header */
     bool seen_catalogue, seen_features, seen_state, seen_norm, seen_network, seen_settings;
 
     int n_models;
@@ -689,10 +695,21 @@ static sr_status parse_state(parsed_file *f, sr_bytes_reader *r, sr_error *err)
     f->state.t_ref = sr_bytes_get_f64(r);
     f->state.strong_cost = sr_bytes_get_f64(r);
     f->state.n_bins = (int)sr_bytes_get_u32(r);
+    f->state.lambda_max = f->version >= 2 ? sr_bytes_get_f64(r) : 0.0;
     if (r->failed)
         return corrupt(f, "STAT", "it is shorter than its fields", err);
-    if (f->algo > SR_CQL_ALGO_BC)
+
+    /* Version 1 knows three algorithms and the four user state options. */
+    const uint32_t last_algo = f->version >= 2 ? SR_QPOLICY_ALGO_MYOPIC_VALUE : SR_CQL_ALGO_BC;
+    if (f->algo > last_algo)
         return corrupt(f, "STAT", "the algorithm is unknown", err);
+    if (f->version < 2 && (f->state.options & ~(uint32_t)SR_STATE_ALL_OPTIONS) != 0)
+        return corrupt(f, "STAT", "a version 1 file has a state option of a later version", err);
+    if (!isfinite(f->state.lambda_max) || f->state.lambda_max < 0 ||
+        ((f->state.options & SR_STATE_LAMBDA) == 0) != (f->state.lambda_max == 0))
+        return corrupt(f, "STAT", "lambda_max is not positive exactly when the state has the "
+                                  "lambda input",
+                       err);
     return SR_OK;
 }
 
@@ -943,6 +960,7 @@ sr_status sr_qpolicy_load_buffer(const uint8_t *data, size_t size, const char *n
     parsed_file f;
     memset(&f, 0, sizeof(f));
     f.name = name;
+    f.version = version;
     sr_bytes_reader r = {data + SR_QPOLICY_HEADER_BYTES, (size_t)payload, 0, false};
     sr_status status = SR_OK;
     uint32_t count = 0;
@@ -1006,11 +1024,17 @@ sr_status sr_qpolicy_load(const char *path, sr_qpolicy **out, sr_error *err)
 
 /* ---- decisions -------------------------------------------------------------------- */
 
+bool sr_qpolicy_lambda_conditioned(const sr_qpolicy *policy)
+{
+    return (policy->state.options & SR_STATE_LAMBDA) != 0;
+}
+
 void sr_qpolicy_choose(const sr_qpolicy *policy, const float *q, double budget, double lambda,
                        sr_decision *decision)
 {
     const int k_count = policy->n_models;
-    const double unit = policy->max_mean_cost;
+    /* A λ-conditioned Q already prices the cost in: no post-hoc term. */
+    const double unit = sr_qpolicy_lambda_conditioned(policy) ? 0.0 : policy->max_mean_cost;
     int preferred = -1;
     int best = -1;
     int cheapest = 0;
@@ -1050,8 +1074,8 @@ sr_status sr_qpolicy_decide(sr_qpolicy *policy, const float *features, int t, do
     if (!isfinite(budget) || !isfinite(lambda))
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "budget",
                             "budget %g and lambda %g must be finite", budget, lambda);
-    sr_state_encode(&policy->state, features, policy->norm_shift, policy->norm_scale, t, budget,
-                    policy->state_buffer);
+    sr_state_encode_lambda(&policy->state, features, policy->norm_shift, policy->norm_scale, t,
+                           budget, lambda, policy->state_buffer);
     const float *q = sr_mlp_forward(policy->net, policy->state_buffer, 1);
     sr_qpolicy_choose(policy, q, budget, lambda, decision);
     return SR_OK;
@@ -1198,13 +1222,14 @@ sr_status sr_qpolicy_policy_create(sr_qpolicy *qp, bool owns, const char *name, 
 
 const char *sr_qpolicy_parse_name(const char *name, char *label, size_t label_size)
 {
-    static const char *const prefixes[] = {"cql:", "dqn:", "bc:", "policy:"};
+    static const char *const prefixes[] = {"cql:", "dqn:", "bc:", "myopic:", "policy:"};
+    const size_t generic = sizeof(prefixes) / sizeof(prefixes[0]) - 1;
     for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
         const size_t n = strlen(prefixes[i]);
         if (strncmp(name, prefixes[i], n) != 0)
             continue;
         if (label_size > 0)
-            snprintf(label, label_size, "%.*s", i == 3 ? 0 : (int)(n - 1), prefixes[i]);
+            snprintf(label, label_size, "%.*s", i == generic ? 0 : (int)(n - 1), prefixes[i]);
         return name + n;
     }
     return NULL;

@@ -9,8 +9,11 @@
 #include <string.h>
 
 /* Option names, in bit order, as the command line and the policy file's JSON spell them. */
-static const char *const option_names[] = {"turn", "log-budget", "strong-calls", "bins"};
+static const char *const option_names[] = {"turn", "log-budget", "strong-calls",
+                                           "bins", "no-budget",  "lambda"};
 #define N_OPTION_NAMES (sizeof(option_names) / sizeof(option_names[0]))
+/* Names the parser accepts: the first four; the others are set by the algorithm. */
+#define N_USER_OPTION_NAMES 4
 
 /* Largest accepted feature width, 2^20: above the widest text vector with history concatenation. */
 #define STATE_MAX_FEATURES (1 << 20)
@@ -26,9 +29,17 @@ sr_status sr_state_config_check(const sr_state_config *config, sr_error *err)
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "feature_dim",
                             "feature width %d is out of range; use 1 to %d",
                             config->feature_dim, STATE_MAX_FEATURES);
-    if ((config->options & ~(uint32_t)SR_STATE_ALL_OPTIONS) != 0)
+    if ((config->options & ~(uint32_t)SR_STATE_KNOWN_OPTIONS) != 0)
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "options",
                             "unknown state option bits 0x%x", (unsigned)config->options);
+    if ((config->options & SR_STATE_NO_BUDGET) &&
+        (config->options & (SR_STATE_LOG_BUDGET | SR_STATE_STRONG_CALLS | SR_STATE_BUDGET_BINS)))
+        return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "options",
+                            "a budget-blind state cannot include the log-budget, strong-calls "
+                            "or bins views");
+    if ((config->options & SR_STATE_LAMBDA) && !positive_finite(config->lambda_max))
+        return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "lambda_max",
+                            "lambda_max %g is not a finite number > 0", config->lambda_max);
     if (!positive_finite(config->b_ref))
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "b_ref",
                             "B_ref %g is not a finite number > 0", config->b_ref);
@@ -50,7 +61,9 @@ sr_status sr_state_config_check(const sr_state_config *config, sr_error *err)
 
 int sr_state_dim(const sr_state_config *config)
 {
-    int dim = config->feature_dim + 1;
+    int dim = config->feature_dim;
+    if (!(config->options & SR_STATE_NO_BUDGET))
+        dim++;
     if (config->options & SR_STATE_TURN)
         dim++;
     if (config->options & SR_STATE_LOG_BUDGET)
@@ -59,11 +72,20 @@ int sr_state_dim(const sr_state_config *config)
         dim++;
     if (config->options & SR_STATE_BUDGET_BINS)
         dim += config->n_bins;
+    if (config->options & SR_STATE_LAMBDA)
+        dim++;
     return dim;
 }
 
 void sr_state_encode(const sr_state_config *config, const float *features, const float *shift,
                      const float *scale, int t, double budget, float *out)
+{
+    sr_state_encode_lambda(config, features, shift, scale, t, budget, 0.0, out);
+}
+
+void sr_state_encode_lambda(const sr_state_config *config, const float *features,
+                            const float *shift, const float *scale, int t, double budget,
+                            double lambda, float *out)
 {
     const int f = config->feature_dim;
 
@@ -78,7 +100,8 @@ void sr_state_encode(const sr_state_config *config, const float *features, const
     const double b = budget > 0 ? budget : 0.0;
     const double ratio = b / config->b_ref;
     int i = f;
-    out[i++] = (float)ratio;
+    if (!(config->options & SR_STATE_NO_BUDGET))
+        out[i++] = (float)ratio;
     if (config->options & SR_STATE_TURN)
         out[i++] = (float)((double)t / config->t_ref);
     if (config->options & SR_STATE_LOG_BUDGET)
@@ -91,7 +114,10 @@ void sr_state_encode(const sr_state_config *config, const float *features, const
             bin = config->n_bins - 1;
         for (int k = 0; k < config->n_bins; k++)
             out[i + k] = k == bin ? 1.0f : 0.0f;
+        i += config->n_bins;
     }
+    if (config->options & SR_STATE_LAMBDA)
+        out[i] = (float)(lambda / config->lambda_max);
 }
 
 bool sr_state_options_parse(const char *text, uint32_t *options)
@@ -109,7 +135,7 @@ bool sr_state_options_parse(const char *text, uint32_t *options)
         const char *end = strchr(p, ',');
         const size_t length = end ? (size_t)(end - p) : strlen(p);
         bool found = false;
-        for (size_t k = 0; k < N_OPTION_NAMES; k++)
+        for (size_t k = 0; k < N_USER_OPTION_NAMES; k++)
             if (strlen(option_names[k]) == length && strncmp(p, option_names[k], length) == 0) {
                 bits |= 1u << k;
                 found = true;

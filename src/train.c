@@ -12,6 +12,12 @@
  *
  * A checkpoint is a policy file (the online network as its weights) with
  * one extra section, TRAN, holding the settings and the training state.
+ *
+ * Two variants reuse the same loop and learner.  λ-conditioning draws a λ
+ * per transition, appends it to s and s' and relabels the reward with it.
+ * The myopic router replaces the relabelled transitions with (turn, model)
+ * outcomes and the TD target with the outcome's quality (DQN with every
+ * transition terminal and γ = 0: one-step regression).
  */
 #include "seqroute/train.h"
 
@@ -24,8 +30,8 @@
 #include "seqroute/eval.h"
 #include "seqroute/policy.h"
 
-/* Layout version of the TRAN section. */
-#define CHECKPOINT_LAYOUT 1
+/* Layout version of the TRAN section; 2 appended the λ-conditioning settings. */
+#define CHECKPOINT_LAYOUT 2
 
 /* Stream index of the sampler's generator, so it differs from other uses of the seed. */
 #define SAMPLER_STREAM 0x5452414eu /* "TRAN" */
@@ -47,6 +53,8 @@ void sr_train_config_default(sr_train_config *config)
     config->hidden[1] = 256;
     config->hidden[2] = 256;
     config->eta = SR_MDP_DEFAULT_ETA;
+    config->lambda_conditioned = false;
+    config->lambda_max = SR_TRAIN_DEFAULT_LAMBDA_MAX;
     /* Slack over the largest possible |return| for transient overshoot while learning. */
     config->q_bound_factor = 10.0;
     config->threads = 1;
@@ -68,9 +76,28 @@ void sr_train_config_default(sr_train_config *config)
 
 sr_status sr_train_config_check(const sr_train_config *c, sr_error *err)
 {
-    if (c->algo != SR_CQL_ALGO_CQL && c->algo != SR_CQL_ALGO_DQN && c->algo != SR_CQL_ALGO_BC)
+    const bool myopic = c->algo == SR_QPOLICY_ALGO_MYOPIC;
+    if (c->algo != SR_CQL_ALGO_CQL && c->algo != SR_CQL_ALGO_DQN && c->algo != SR_CQL_ALGO_BC &&
+        !myopic)
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "algo", "unknown algorithm %d",
                             (int)c->algo);
+    if (!(c->lambda_max > 0) || !isfinite(c->lambda_max))
+        return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "lambda_max",
+                            "lambda_max %g is not a finite number > 0", c->lambda_max);
+    if (c->lambda_conditioned && (c->algo == SR_CQL_ALGO_BC || myopic))
+        return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "lambda_conditioned",
+                            "lambda-conditioning needs a Q-learning algorithm (cql or dqn), "
+                            "not %s",
+                            sr_qpolicy_algo_name(c->algo));
+    if (myopic &&
+        (c->state_options & (SR_STATE_LOG_BUDGET | SR_STATE_STRONG_CALLS | SR_STATE_BUDGET_BINS)))
+        return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "state_options",
+                            "the myopic router is budget-blind: it takes no log-budget, "
+                            "strong-calls or bins state option (turn is allowed)");
+    if ((c->state_options & ~(uint32_t)SR_STATE_ALL_OPTIONS) != 0)
+        return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "state_options",
+                            "state options 0x%x include bits the algorithm sets itself",
+                            (unsigned)c->state_options);
     if (!(c->alpha >= 0) || !isfinite(c->alpha))
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "alpha",
                             "alpha %g is not a finite number >= 0", (double)c->alpha);
@@ -164,6 +191,13 @@ void sr_train_bc_labels(const sr_dataset *ds, const double *mean_quality, int32_
 
 /* ---- the run's state ------------------------------------------------------------ */
 
+/* One present (turn, model) outcome, a sample of the myopic router's regression. */
+typedef struct train_outcome {
+    uint64_t row; /* global turn index, the feature table row */
+    int32_t model;
+    int32_t t; /* turn index within its session */
+} train_outcome;
+
 typedef struct train_run {
     sr_train_config config; /* effective settings (the checkpoint's on resume) */
     double budget_values[SR_HBR_MAX_LEVELS];
@@ -175,6 +209,9 @@ typedef struct train_run {
     float *scale; /* [F] */
     sr_model_stats stats;
     int32_t *labels; /* BC labels per global turn, or NULL */
+    train_outcome *outcomes; /* myopic: every present outcome, or NULL */
+    size_t n_outcomes;
+    double cost_unit;   /* ĉ_max: the unit of λ's cost term */
     sr_hbr *hbr;
     double c_ref;
     int t_max;
@@ -197,6 +234,7 @@ typedef struct train_run {
     float *rewards;
     uint8_t *terminal;
     uint8_t *next_mask;
+    double *lambdas; /* the λ of each transition; 0 without λ-conditioning */
 
     /* Training state that a checkpoint stores. */
     sr_rng rng;
@@ -218,6 +256,7 @@ static void run_free(train_run *run)
     free(run->shift);
     free(run->scale);
     free(run->labels);
+    free(run->outcomes);
     sr_hbr_free(run->hbr);
     free(run->val_budgets);
     sr_cql_destroy(run->learner);
@@ -229,6 +268,7 @@ static void run_free(train_run *run)
     free(run->rewards);
     free(run->terminal);
     free(run->next_mask);
+    free(run->lambdas);
 }
 
 /* Per-feature mean and 1 / max(std, floor) over the table's rows. */
@@ -322,6 +362,45 @@ static sr_status build_policy(train_run *run, sr_error *err)
     return sr_qpolicy_set_norm(p, run->shift, run->scale, err);
 }
 
+/* Largest realised cost of any present outcome (bounds the λ cost term). */
+static double largest_cost(const sr_dataset *ds)
+{
+    double largest = 0;
+    for (size_t j = 0; j < ds->n_turns; j++)
+        for (int a = 0; a < ds->catalogue.n_models; a++) {
+            const sr_outcome *o = sr_dataset_outcome(ds, j, a);
+            if (o->present && o->cost > largest)
+                largest = o->cost;
+        }
+    return largest;
+}
+
+/* Myopic router: lists every present (turn, model) outcome, in file order. */
+static sr_status collect_outcomes(train_run *run, sr_error *err)
+{
+    const sr_dataset *ds = run->train;
+    const int k_count = run->n_models;
+    size_t count = 0;
+    for (size_t j = 0; j < ds->n_turns; j++)
+        for (int a = 0; a < k_count; a++)
+            count += sr_dataset_outcome(ds, j, a)->present;
+    if (count == 0)
+        return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "outcomes",
+                            "the training data has no outcome to learn qualities from");
+    run->outcomes = malloc(count * sizeof(train_outcome));
+    if (run->outcomes == NULL)
+        return sr_error_set(err, SR_ERR_NOMEM, NULL, 0, NULL, "out of memory for %zu outcomes",
+                            count);
+    for (size_t i = 0; i < ds->n_sessions; i++)
+        for (int t = 0; t < ds->sessions[i].n_turns; t++) {
+            const size_t row = ds->sessions[i].first_turn + (size_t)t;
+            for (int a = 0; a < k_count; a++)
+                if (sr_dataset_outcome(ds, row, a)->present)
+                    run->outcomes[run->n_outcomes++] = (train_outcome){row, a, t};
+        }
+    return SR_OK;
+}
+
 /* Sets everything up from the effective settings in run->config. */
 static sr_status prepare(train_run *run, sr_error *err)
 {
@@ -375,6 +454,17 @@ static sr_status prepare(train_run *run, sr_error *err)
     run->state.strong_cost = max_cost;
     run->state.options = c->state_options;
     run->state.n_bins = c->n_bins;
+    run->cost_unit = max_cost;
+    if (c->algo == SR_QPOLICY_ALGO_MYOPIC)
+        run->state.options |= SR_STATE_NO_BUDGET;
+    if (c->lambda_conditioned) {
+        run->state.options |= SR_STATE_LAMBDA;
+        run->state.lambda_max = c->lambda_max;
+        if (!(max_cost > 0))
+            return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "lambda_conditioned",
+                                "every model's mean cost is 0, so lambda has no cost to "
+                                "trade off; train without --lambda-conditioned");
+    }
     status = sr_state_config_check(&run->state, err);
     if (status != SR_OK)
         return status;
@@ -387,6 +477,11 @@ static sr_status prepare(train_run *run, sr_error *err)
             return sr_error_set(err, SR_ERR_NOMEM, NULL, 0, NULL, "out of memory");
         sr_train_bc_labels(train, run->stats.mean_quality, run->labels);
     }
+    if (c->algo == SR_QPOLICY_ALGO_MYOPIC) {
+        status = collect_outcomes(run, err);
+        if (status != SR_OK)
+            return status;
+    }
 
     /* Learner and the best-parameters network. */
     sr_mlp_config net;
@@ -398,16 +493,20 @@ static sr_status prepare(train_run *run, sr_error *err)
     net.max_rows = 1;
     sr_cql_config learner;
     sr_cql_config_default(&learner);
-    learner.algo = c->algo;
+    const bool myopic = c->algo == SR_QPOLICY_ALGO_MYOPIC;
+    learner.algo = myopic ? SR_CQL_ALGO_DQN : c->algo;
     learner.alpha = c->alpha;
-    learner.gamma = c->gamma;
+    learner.gamma = myopic ? 0.0f : c->gamma;
     learner.adam.lr = c->lr;
     learner.grad_clip = c->grad_clip;
     learner.tau = c->tau;
     learner.target_period = c->target_period;
     learner.max_batch = c->batch;
     const double q_max = isfinite(train->catalogue.quality_max) ? train->catalogue.quality_max : 1;
-    learner.q_bound = (float)(c->q_bound_factor * (run->t_max * fabs(q_max) + c->eta));
+    double bound = run->t_max * fabs(q_max) + c->eta;
+    if (c->lambda_conditioned)
+        bound += c->lambda_max * run->t_max * largest_cost(train) / max_cost;
+    learner.q_bound = (float)(c->q_bound_factor * bound);
     status = sr_cql_create(&net, &learner, c->seed, &run->learner, err);
     if (status == SR_OK)
         status = sr_mlp_create(&net, c->seed, &run->best, err);
@@ -427,8 +526,10 @@ static sr_status prepare(train_run *run, sr_error *err)
     run->rewards = malloc(b * sizeof(float));
     run->terminal = malloc(b);
     run->next_mask = malloc(b * (size_t)run->n_models);
+    run->lambdas = malloc(b * sizeof(double));
     if (run->transitions == NULL || run->states == NULL || run->actions == NULL ||
-        run->rewards == NULL || run->terminal == NULL || run->next_mask == NULL)
+        run->rewards == NULL || run->terminal == NULL || run->next_mask == NULL ||
+        run->lambdas == NULL)
         return sr_error_set(err, SR_ERR_NOMEM, NULL, 0, NULL,
                             "out of memory for a batch of %d", c->batch);
 
@@ -439,29 +540,84 @@ static sr_status prepare(train_run *run, sr_error *err)
 
 /* ---- one update ------------------------------------------------------------------ */
 
+double sr_train_sample_lambda(sr_rng *rng, double lambda_max)
+{
+    const double u = sr_rng_uniform(rng);
+    return lambda_max * u * u;
+}
+
+double sr_train_lambda_reward(const sr_hbr_transition *transition, double lambda,
+                              double cost_unit)
+{
+    return transition->reward - lambda * transition->cost / cost_unit;
+}
+
+/*
+ * Myopic router: samples `batch` outcomes uniformly; each is a terminal
+ * transition from the feature row (and turn) to the outcome's quality.
+ */
+static void fill_myopic_batch(train_run *run)
+{
+    const int n = run->config.batch;
+    const size_t d = (size_t)run->input_dim;
+    const int k_count = run->n_models;
+    const sr_dataset *ds = run->train;
+    float *next_states = run->states + (size_t)n * d;
+
+    for (int i = 0; i < n; i++) {
+        const train_outcome *pick = &run->outcomes[sr_rng_below(&run->rng, run->n_outcomes)];
+        const size_t row = (size_t)pick->row;
+        const int model = pick->model;
+        const int t = pick->t;
+        float *s = run->states + (size_t)i * d;
+
+        sr_state_encode(&run->state, sr_feature_table_row(&run->table, row), run->shift,
+                        run->scale, t, 0.0, s);
+        memcpy(next_states + (size_t)i * d, s, d * sizeof(float));
+        run->actions[i] = model;
+        run->rewards[i] = (float)sr_dataset_outcome(ds, row, model)->quality;
+        run->terminal[i] = 1;
+        run->lambdas[i] = 0.0;
+        memset(run->next_mask + (size_t)i * (size_t)k_count, 1, (size_t)k_count);
+    }
+}
+
 /* Samples and encodes one minibatch into the run's buffers. */
 static sr_status fill_batch(train_run *run, sr_error *err)
 {
     const int n = run->config.batch;
     const size_t d = (size_t)run->input_dim;
     const int k_count = run->n_models;
+    const bool conditioned = run->config.lambda_conditioned;
     float *next_states = run->states + (size_t)n * d;
 
+    if (run->outcomes != NULL) {
+        fill_myopic_batch(run);
+        return SR_OK;
+    }
     sr_status status = sr_hbr_sample(run->hbr, &run->rng, run->transitions, (size_t)n, err);
     if (status != SR_OK)
         return status;
 
+    /* λ per transition, drawn after the batch so the sampler's stream is that of a plain run. */
+    for (int i = 0; i < n; i++)
+        run->lambdas[i] = conditioned ? sr_train_sample_lambda(&run->rng, run->config.lambda_max)
+                                      : 0.0;
+
     for (int i = 0; i < n; i++) {
         const sr_hbr_transition *tr = &run->transitions[i];
         const bool terminal = (tr->flags & SR_HBR_TERMINAL) != 0;
+        const double lambda = run->lambdas[i];
         float *s = run->states + (size_t)i * d;
         float *s_next = next_states + (size_t)i * d;
         uint8_t *mask = run->next_mask + (size_t)i * (size_t)k_count;
 
-        sr_state_encode(&run->state, sr_feature_table_row(&run->table, tr->row), run->shift,
-                        run->scale, tr->t, tr->budget, s);
+        sr_state_encode_lambda(&run->state, sr_feature_table_row(&run->table, tr->row),
+                               run->shift, run->scale, tr->t, tr->budget, lambda, s);
         run->actions[i] = run->labels ? run->labels[tr->row] : (int32_t)tr->action;
-        run->rewards[i] = (float)tr->reward;
+        run->rewards[i] = conditioned
+                              ? (float)sr_train_lambda_reward(tr, lambda, run->cost_unit)
+                              : (float)tr->reward;
         run->terminal[i] = terminal ? 1 : 0;
 
         /* s' (not read when terminal) and the models affordable in it by estimate. */
@@ -470,8 +626,9 @@ static sr_status fill_batch(train_run *run, sr_error *err)
             memset(mask, 1, (size_t)k_count);
             continue;
         }
-        sr_state_encode(&run->state, sr_feature_table_row(&run->table, tr->row + 1),
-                        run->shift, run->scale, tr->t + 1, tr->next_budget, s_next);
+        sr_state_encode_lambda(&run->state, sr_feature_table_row(&run->table, tr->row + 1),
+                               run->shift, run->scale, tr->t + 1, tr->next_budget, lambda,
+                               s_next);
         int allowed = 0;
         for (int a = 0; a < k_count; a++) {
             mask[a] = run->stats.mean_cost[a] <= tr->next_budget;
@@ -571,6 +728,11 @@ static json_t *settings_json(const train_run *run, int64_t steps_done)
     json_object_set_new(doc, "steps_done", json_integer((json_int_t)steps_done));
     json_object_set_new(doc, "hidden", hidden);
     json_object_set_new(doc, "eta", json_real(c->eta));
+    json_object_set_new(doc, "lambda_conditioned", json_boolean(c->lambda_conditioned));
+    json_object_set_new(doc, "lambda_max",
+                        c->lambda_conditioned ? json_real(c->lambda_max) : json_null());
+    json_object_set_new(doc, "lambda_sampling",
+                        c->lambda_conditioned ? json_string("lambda_max * u^2") : json_null());
     json_object_set_new(doc, "q_bound_factor", json_real(c->q_bound_factor));
     json_object_set_new(doc, "threads", json_integer(c->threads));
     json_object_set_new(doc, "seed", json_integer((json_int_t)(c->seed & INT64_MAX)));
@@ -658,10 +820,17 @@ static void put_config(sr_bytes_writer *w, const sr_train_config *c)
         sr_bytes_put_f64(w, h->mixture[i]);
     sr_bytes_put_u8(w, h->dedupe);
     sr_bytes_put_u64(w, h->seed);
+
+    /* Layout 2. */
+    sr_bytes_put_u8(w, c->lambda_conditioned);
+    sr_bytes_put_f64(w, c->lambda_max);
 }
 
-/* Reads what put_config wrote into `c`; budget values go to `values`. */
-static void get_config(sr_bytes_reader *r, sr_train_config *c, double *values)
+/*
+ * Reads what put_config wrote into `c`; budget values go to `values`.
+ * Layout 1 lacks the λ settings: it reads as λ-conditioning off.
+ */
+static void get_config(sr_bytes_reader *r, uint32_t layout, sr_train_config *c, double *values)
 {
     c->algo = (sr_cql_algo)sr_bytes_get_u32(r);
     c->alpha = sr_bytes_get_f32(r);
@@ -718,6 +887,13 @@ static void get_config(sr_bytes_reader *r, sr_train_config *c, double *values)
         h->mixture[i] = sr_bytes_get_f64(r);
     h->dedupe = sr_bytes_get_u8(r) != 0;
     h->seed = sr_bytes_get_u64(r);
+
+    c->lambda_conditioned = false;
+    c->lambda_max = SR_TRAIN_DEFAULT_LAMBDA_MAX;
+    if (layout >= 2) {
+        c->lambda_conditioned = sr_bytes_get_u8(r) != 0;
+        c->lambda_max = sr_bytes_get_f64(r);
+    }
 }
 
 /* Writes the checkpoint: the online network as the policy plus the TRAN section. */
@@ -778,8 +954,8 @@ static sr_status restore_checkpoint(train_run *run, const sr_qpolicy *file, int6
     sr_mlp *target = sr_cql_target(run->learner);
     const size_t p = online->param_count;
 
-    sr_bytes_get_u32(&r);
-    get_config(&r, &ignored, values);
+    const uint32_t layout = sr_bytes_get_u32(&r);
+    get_config(&r, layout, &ignored, values);
     const uint64_t sessions = sr_bytes_get_u64(&r);
     const uint64_t turns = sr_bytes_get_u64(&r);
     if (sessions != run->train->n_sessions || turns != run->train->n_turns)
@@ -832,14 +1008,14 @@ static sr_status read_checkpoint_config(train_run *run, const char *path, sr_qpo
                             "from the file written by --checkpoint");
     sr_bytes_reader r = {section->data, (size_t)section->size, 0, false};
     const uint32_t layout = sr_bytes_get_u32(&r);
-    if (layout != CHECKPOINT_LAYOUT)
+    if (layout < 1 || layout > CHECKPOINT_LAYOUT)
         return sr_error_set(err, SR_ERR_INVALID, path, 0, NULL,
-                            "checkpoint training state has layout %u; this build reads %d",
+                            "checkpoint training state has layout %u; this build reads 1 to %d",
                             layout, CHECKPOINT_LAYOUT);
 
     /* Settings from the file; the caller's steps, threads, outputs and callbacks stay. */
     sr_train_config stored = run->config;
-    get_config(&r, &stored, run->budget_values);
+    get_config(&r, layout, &stored, run->budget_values);
     if (r.failed)
         return sr_error_set(err, SR_ERR_INVALID, path, 0, NULL,
                             "checkpoint settings are truncated");

@@ -36,8 +36,12 @@ static void print_help(FILE *out)
             "parameters by mean validation return are kept.\n"
             "\n"
             "Algorithm:\n"
-            "  --algo A              cql (default), dqn (CQL with alpha 0) or bc (behaviour\n"
+            "  --algo A              cql (default), dqn (CQL with alpha 0), bc (behaviour\n"
             "                        cloning of the logged, else per-turn best-quality, model)\n"
+            "                        or myopic (budget-blind per-turn quality regression)\n"
+            "  --lambda-conditioned  give the network lambda as an input, drawn per\n"
+            "                        transition, with rewards q - lambda c / c_max (cql, dqn)\n"
+            "  --lambda-max X        top of the drawn lambda range (default 1)\n"
             "  --alpha X             CQL regulariser weight (default 1)\n"
             "  --lr X                Adam learning rate (default 1e-4)\n"
             "  --batch N             transitions per update (default 256)\n"
@@ -119,6 +123,8 @@ enum {
     OPT_OUT,
     OPT_ALGO,
     OPT_ALPHA,
+    OPT_LAMBDA_CONDITIONED,
+    OPT_LAMBDA_MAX,
     OPT_LR,
     OPT_BATCH,
     OPT_STEPS,
@@ -258,11 +264,19 @@ static int parse_learner_option(int c, sr_train_config *config)
             config->algo = SR_CQL_ALGO_DQN;
         else if (strcmp(optarg, "bc") == 0)
             config->algo = SR_CQL_ALGO_BC;
+        else if (strcmp(optarg, "myopic") == 0)
+            config->algo = SR_QPOLICY_ALGO_MYOPIC;
         else {
-            cli_usage_error(COMMAND, "option --algo: '%s' is not cql, dqn or bc", optarg);
+            cli_usage_error(COMMAND, "option --algo: '%s' is not cql, dqn, bc or myopic",
+                            optarg);
             return 0;
         }
         return 1;
+    case OPT_LAMBDA_CONDITIONED:
+        config->lambda_conditioned = true;
+        return 1;
+    case OPT_LAMBDA_MAX:
+        return cli_parse_double(COMMAND, "--lambda-max", optarg, &config->lambda_max);
     case OPT_ALPHA:
         return parse_float("--alpha", optarg, &config->alpha);
     case OPT_LR:
@@ -409,6 +423,8 @@ static int parse_args(int argc, char **argv, train_args *args, sr_train_config *
         {"out", required_argument, NULL, OPT_OUT},
         {"algo", required_argument, NULL, OPT_ALGO},
         {"alpha", required_argument, NULL, OPT_ALPHA},
+        {"lambda-conditioned", no_argument, NULL, OPT_LAMBDA_CONDITIONED},
+        {"lambda-max", required_argument, NULL, OPT_LAMBDA_MAX},
         {"lr", required_argument, NULL, OPT_LR},
         {"batch", required_argument, NULL, OPT_BATCH},
         {"steps", required_argument, NULL, OPT_STEPS},

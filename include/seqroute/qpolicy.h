@@ -15,6 +15,9 @@
  * Decision rule for a state s with remaining budget b and trade-off λ:
  *
  *   score(a) = Q(s, a) - λ · ĉ(a) / ĉ_max        ĉ_max = max_a ĉ(a)
+ *              (post-hoc rule: CQL, DQN, the myopic router)
+ *   score(a) = Q(s, λ, a)                       (λ-conditioned Q: λ is an
+ *              input and the cost is already in the learned return)
  *   mask(a)  = ĉ(a) > b                          (unaffordable by estimate)
  *   choice   = argmax of score over unmasked a   (lowest index on ties)
  *
@@ -25,6 +28,11 @@
  * unmasked argmax is masked the decision degrades to the best affordable
  * model; when every model is masked it says so and names the model with the
  * lowest ĉ, the call that is least likely to overspend.
+ *
+ * The myopic router (algo "myopic") is a budget-blind per-turn quality
+ * predictor q̂(φ, a) in the same file format: its state has no budget
+ * entry (SR_STATE_NO_BUDGET) and its outputs estimate one turn's quality,
+ * so the same rule and mask apply with Q replaced by q̂.
  *
  * Thread-safety: a loaded sr_qpolicy is read-only except for the network's
  * workspace and one scratch state vector, so decisions on one sr_qpolicy
@@ -47,8 +55,21 @@ extern "C" {
 
 /* The eight bytes every policy file starts with. */
 #define SR_QPOLICY_MAGIC "SRPOLICY"
-/* Format version this build writes; it reads versions 1 .. this. */
-#define SR_QPOLICY_FORMAT_VERSION 1
+/*
+ * Format version this build writes; it reads versions 1 .. this.  Version 2
+ * added λ_max to STAT, the state bits SR_STATE_NO_BUDGET and
+ * SR_STATE_LAMBDA, and the myopic algorithm.
+ */
+#define SR_QPOLICY_FORMAT_VERSION 2
+
+/*
+ * The myopic router's algorithm value in the policy file and in
+ * sr_qpolicy.algo / sr_train_config.algo.  sr_cql_algo (seqroute/cql.h)
+ * has no enumerator for it because no CQL update is myopic-specific: the
+ * router trains as a one-step regression through the DQN update.
+ */
+#define SR_QPOLICY_ALGO_MYOPIC_VALUE 3
+#define SR_QPOLICY_ALGO_MYOPIC ((sr_cql_algo)SR_QPOLICY_ALGO_MYOPIC_VALUE)
 /* Bytes of the fixed header before the sections. */
 #define SR_QPOLICY_HEADER_BYTES 32
 /* Largest policy file accepted: bounds what a corrupt length can claim (1 GiB). */
@@ -135,8 +156,8 @@ typedef struct sr_decision {
     double lambda;
     double budget;
     int n_models;
-    float q[SR_MAX_MODELS];     /* Q(s, a) */
-    double score[SR_MAX_MODELS]; /* Q(s, a) - λ ĉ(a) / ĉ_max */
+    float q[SR_MAX_MODELS];     /* Q(s, a), or Q(s, λ, a) when λ-conditioned */
+    double score[SR_MAX_MODELS]; /* Q(s, a) - λ ĉ(a) / ĉ_max, or Q(s, λ, a) */
     bool masked[SR_MAX_MODELS]; /* ĉ(a) > budget */
 } sr_decision;
 
@@ -206,7 +227,7 @@ sr_status sr_qpolicy_load_buffer(const uint8_t *data, size_t size, const char *n
 /* The extra section with `tag`, or NULL. */
 const sr_qpolicy_section *sr_qpolicy_find_section(const sr_qpolicy *policy, uint32_t tag);
 
-/* Returns "cql", "dqn" or "bc". */
+/* Returns "cql", "dqn", "bc" or "myopic" ("unknown" for other values). */
 const char *sr_qpolicy_algo_name(sr_cql_algo algo);
 
 /* CRC-32 (IEEE 802.3, reflected, as zlib's crc32) of `size` bytes, continuing from `crc`. */
@@ -253,7 +274,8 @@ bool sr_bytes_get_f32_array(sr_bytes_reader *reader, float *values, size_t count
 
 /*
  * Decides for one state: encodes the raw feature row `features` (F floats),
- * turn `t` and remaining budget `budget` into the state vector, runs the
+ * turn `t`, remaining budget `budget` (and `lambda` when the policy is
+ * λ-conditioned) into the state vector, runs the
  * network on it and applies the mask and the λ rule above, filling
  * `decision`.  Allocates nothing.  Errors: SR_ERR_INVALID when budget or
  * lambda is not finite (the decision is then untouched).
@@ -261,10 +283,14 @@ bool sr_bytes_get_f32_array(sr_bytes_reader *reader, float *values, size_t count
 sr_status sr_qpolicy_decide(sr_qpolicy *policy, const float *features, int t, double budget,
                             double lambda, sr_decision *decision, sr_error *err);
 
+/* True when the policy's network takes λ as an input (SR_STATE_LAMBDA). */
+bool sr_qpolicy_lambda_conditioned(const sr_qpolicy *policy);
+
 /*
  * Applies the mask and the λ rule to Q values `q` (K floats) already
- * computed for a state with remaining budget `budget`.  Pure; allocates
- * nothing; `budget` and `lambda` must be finite.
+ * computed for a state with remaining budget `budget` (and, for a
+ * λ-conditioned policy, for `lambda`, so no cost term is subtracted).
+ * Pure; allocates nothing; `budget` and `lambda` must be finite.
  */
 void sr_qpolicy_choose(const sr_qpolicy *policy, const float *q, double budget, double lambda,
                        sr_decision *decision);
@@ -296,8 +322,8 @@ sr_status sr_qpolicy_policy_create(sr_qpolicy *policy, bool owns, const char *na
                                    sr_error *err);
 
 /*
- * Parses a learned-policy name: "cql:FILE", "dqn:FILE", "bc:FILE" and
- * "policy:FILE" (row named by the file's algorithm).  Copies the row label
+ * Parses a learned-policy name: "cql:FILE", "dqn:FILE", "bc:FILE",
+ * "myopic:FILE" and "policy:FILE" (row named by the file's algorithm).  Copies the row label
  * (empty for "policy:") into `label` and returns the path inside `name`, or
  * NULL when `name` has none of these prefixes.
  */

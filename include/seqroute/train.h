@@ -19,6 +19,22 @@
  *      model of that turn, ties to the better mean quality, then to the
  *      lower catalogue index.  BC states include the budget too.
  *
+ * λ-conditioned Q (lambda_conditioned): each transition also gets a λ drawn
+ * by sr_train_sample_lambda, which enters s and s' as an input, and its
+ * reward becomes sr_train_lambda_reward: q - λ c / ĉ_max (- η when
+ * bankrupt).  The relabelled transitions keep quality and cost apart, so
+ * any λ relabels any transition.  Decisions then read Q(s, λ, a) directly.
+ *
+ * Myopic router (algo SR_QPOLICY_ALGO_MYOPIC): no relabelling.  A minibatch
+ * is drawn uniformly from every present (turn, model) outcome of the
+ * training data (all of them for full-information data, the logged ones
+ * otherwise); the state is the feature row alone (SR_STATE_NO_BUDGET, plus
+ * the turn when asked), and the target is the outcome's quality: a one-step
+ * regression run through the DQN update with every transition terminal, so
+ * the loss is the Huber loss, ½ (q̂ - q)² while |q̂ - q| <= 1 (always on a
+ * [0, 1] quality scale).  Validation and the saved parameters work as for
+ * the other algorithms.
+ *
  * Every eval_every steps the greedy policy (λ = 0) runs through
  * sr_eval_policy on the validation sessions at each training budget level.
  * The mean return over the levels selects the best parameters, which are
@@ -59,7 +75,7 @@ typedef struct sr_train_progress {
     double loss;   /* mean total loss over the updates since the last report */
     double td;     /* mean TD part */
     double cql;    /* mean CQL part (cross-entropy for BC) */
-    double mean_q; /* mean Q(s, a) of the sampled transitions */
+    double mean_q; /* mean Q(s, a) of the sampled transitions (q̂ for myopic) */
     bool measured; /* loss, td, cql and mean_q are defined: updates ran since the last report */
     bool validated;             /* this report follows a validation run */
     double val_return;          /* mean return per session over the levels; NAN before any */
@@ -92,6 +108,8 @@ typedef struct sr_train_config {
     int hidden_count;    /* hidden layers */
     int hidden[SR_NN_MAX_HIDDEN];
     double eta;          /* bankruptcy penalty of the relabelled rewards */
+    bool lambda_conditioned; /* λ as a network input, sampled per transition */
+    double lambda_max;   /* top of the sampled λ range, finite and > 0 */
     double q_bound_factor; /* |Q| bound = factor x (T_max q_max + eta); 0 disables */
     int threads;         /* OpenBLAS threads */
     uint64_t seed;       /* network initialisation and transition sampling */
@@ -126,6 +144,9 @@ typedef struct sr_train_config {
     void *hook_data;
 } sr_train_config;
 
+/* Default λ_max of λ-conditioning: the top of the default sweep grid. */
+#define SR_TRAIN_DEFAULT_LAMBDA_MAX 1.0
+
 /* What a finished run reports. */
 typedef struct sr_train_result {
     int64_t steps;          /* updates applied, resumed ones included */
@@ -144,7 +165,7 @@ typedef struct sr_train_result {
  * Validation every 5000 steps with patience 10 and a report every 1000
  * steps.  Default features normalised with std floor 1, no extra state
  * options (4 bins when enabled), B_ref and T_ref from the data, and the
- * default HBR options.
+ * default HBR options.  λ-conditioning is off, with λ_max 1 when turned on.
  */
 void sr_train_config_default(sr_train_config *config);
 
@@ -173,6 +194,23 @@ sr_status sr_train_run(const sr_dataset *train, const sr_dataset *val,
  * outcome at all gets -1.
  */
 void sr_train_bc_labels(const sr_dataset *ds, const double *mean_quality, int32_t *labels);
+
+/*
+ * Draws the λ of one λ-conditioned transition: λ_max · u², u uniform in
+ * [0, 1).  The square puts half the draws below λ_max / 4, where the sweep
+ * grid is densest and the frontier bends most, while still covering the
+ * whole range.  Pure apart from advancing `rng`.
+ */
+double sr_train_sample_lambda(sr_rng *rng, double lambda_max);
+
+/*
+ * The reward of `transition` relabelled for trade-off `lambda`: its reward
+ * (quality, minus η when bankrupt) minus λ · cost / `cost_unit`.  With
+ * cost_unit ĉ_max the cost term has the unit of the post-hoc rule's, so one
+ * λ means the same in both.  `cost_unit` must be > 0.  Pure.
+ */
+double sr_train_lambda_reward(const sr_hbr_transition *transition, double lambda,
+                              double cost_unit);
 
 #ifdef __cplusplus
 }

@@ -310,14 +310,14 @@ static void qpolicy_magic_and_version(void **unused)
     assert_non_null(strstr(err.message, "not a seqroute policy file"));
     data[0] = 'S';
 
-    /* Version 2: rejected as newer before the CRC is looked at. */
-    data[8] = 2;
+    /* Version 3: rejected as newer before the CRC is looked at. */
+    data[8] = 3;
     assert_int_equal(sr_qpolicy_load_buffer(data, size, "future.policy", &q, &err),
                      SR_ERR_INVALID);
     assert_non_null(strstr(err.message, "future.policy"));
-    assert_non_null(strstr(err.message, "format version 2"));
+    assert_non_null(strstr(err.message, "format version 3"));
     assert_non_null(strstr(err.message, "newer"));
-    data[8] = 1;
+    data[8] = 2;
 
     assert_int_equal(sr_qpolicy_load_buffer(data, size, "ok.policy", &q, &err), SR_OK);
     sr_qpolicy_free(q);

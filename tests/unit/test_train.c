@@ -13,6 +13,11 @@
  *   strong, strong  return 1 + (1 - eta) = 1.0 and bankrupt (always-strongest)
  *
  * A policy with the budget in its state must learn to save it on the easy turn.
+ *
+ * With λ-conditioning the cost enters the reward as λ c / ĉ_max, ĉ_max = 10,
+ * so at budget 11 weak-then-strong returns 1.5 - 1.1 λ and weak-weak
+ * 0.5 - 0.2 λ: weak-then-strong is best below λ = 1/0.9 ≈ 1.11, and weak
+ * on both turns is best above it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -84,13 +89,14 @@ static void temp_path(char *path, size_t size, const char *tag)
     snprintf(path, size, "/tmp/test_train_%ld_%s", (long)getpid(), tag);
 }
 
-/* Evaluates policy `name` on `ds` at budget 11 and returns its metrics. */
-static sr_eval_metrics evaluate(const char *name, const sr_dataset *ds)
+/* Evaluates policy `name` with trade-off `lambda` on `ds` at budget 11. */
+static sr_eval_metrics evaluate_lambda(const char *name, const sr_dataset *ds, double lambda)
 {
     sr_error err;
     sr_policy *policy = NULL;
     sr_policy_options options;
     sr_policy_options_default(&options);
+    options.lambda = lambda;
     if (sr_policy_create(name, ds, &options, &policy, &err) != SR_OK)
         fail_msg("%s", err.message);
     sr_eval_options eval;
@@ -100,6 +106,12 @@ static sr_eval_metrics evaluate(const char *name, const sr_dataset *ds)
         fail_msg("%s", err.message);
     sr_policy_free(policy);
     return m;
+}
+
+/* Evaluates policy `name` on `ds` at budget 11 and returns its metrics. */
+static sr_eval_metrics evaluate(const char *name, const sr_dataset *ds)
+{
+    return evaluate_lambda(name, ds, 0.0);
 }
 
 static uint8_t *read_file(const char *path, size_t *size)
@@ -396,6 +408,132 @@ static void train_config_rejects(void **unused)
     tiny_config(&c, NULL);
     assert_int_equal(sr_train_config_check(&c, &err), SR_ERR_INVALID);
     assert_non_null(strstr(err.message, "output"));
+
+    tiny_config(&c, "/tmp/unused.policy");
+    c.lambda_max = 0;
+    assert_int_equal(sr_train_config_check(&c, &err), SR_ERR_INVALID);
+    assert_non_null(strstr(err.message, "lambda_max"));
+
+    tiny_config(&c, "/tmp/unused.policy");
+    c.algo = SR_CQL_ALGO_BC;
+    c.lambda_conditioned = true;
+    assert_int_equal(sr_train_config_check(&c, &err), SR_ERR_INVALID);
+    assert_non_null(strstr(err.message, "bc"));
+
+    tiny_config(&c, "/tmp/unused.policy");
+    c.algo = SR_QPOLICY_ALGO_MYOPIC;
+    assert_int_equal(sr_train_config_check(&c, &err), SR_OK);
+    c.state_options = SR_STATE_LOG_BUDGET;
+    assert_int_equal(sr_train_config_check(&c, &err), SR_ERR_INVALID);
+    assert_non_null(strstr(err.message, "budget-blind"));
+
+    tiny_config(&c, "/tmp/unused.policy");
+    c.state_options = SR_STATE_LAMBDA;
+    assert_int_equal(sr_train_config_check(&c, &err), SR_ERR_INVALID);
+}
+
+static void train_lambda_reward_by_hand(void **unused)
+{
+    (void)unused;
+    sr_hbr_transition tr;
+    memset(&tr, 0, sizeof(tr));
+
+    /* A plain step: quality 0.75, cost 4, unit 8: 0.75 - 0.5 x 4 / 8 = 0.5. */
+    tr.quality = 0.75;
+    tr.cost = 4.0;
+    tr.reward = 0.75;
+    assert_float_equal(sr_train_lambda_reward(&tr, 0.5, 8.0), 0.5, 1e-15);
+    /* λ = 0 leaves the reward alone. */
+    assert_float_equal(sr_train_lambda_reward(&tr, 0.0, 8.0), 0.75, 0.0);
+
+    /* A bankrupt step keeps its penalty: 0.25 - 1 (eta) - 2 x 12 / 8 = -3.75. */
+    tr.quality = 0.25;
+    tr.cost = 12.0;
+    tr.reward = 0.25 - 1.0;
+    tr.flags = SR_HBR_BANKRUPT | SR_HBR_TERMINAL;
+    assert_float_equal(sr_train_lambda_reward(&tr, 2.0, 8.0), -3.75, 1e-15);
+
+    /* The tiny set's paths at budget 11 with unit 10 and λ = 1: weak then strong. */
+    sr_hbr_transition weak = {0};
+    weak.quality = weak.reward = 0.5;
+    weak.cost = 1.0;
+    sr_hbr_transition strong = {0};
+    strong.quality = strong.reward = 1.0;
+    strong.cost = 10.0;
+    assert_float_equal(sr_train_lambda_reward(&weak, 1.0, 10.0) +
+                           sr_train_lambda_reward(&strong, 1.0, 10.0),
+                       1.5 - 1.1, 1e-15);
+}
+
+static void train_lambda_sampler_range(void **unused)
+{
+    (void)unused;
+    sr_rng rng;
+    sr_rng_seed(&rng, 5);
+    const int n = 20000;
+    int below_quarter = 0;
+    double lowest = INFINITY;
+    double highest = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        const double lambda = sr_train_sample_lambda(&rng, 2.0);
+        lowest = fmin(lowest, lambda);
+        highest = fmax(highest, lambda);
+        below_quarter += lambda < 0.5;
+    }
+    /* λ_max u² lies in [0, λ_max); P(λ < λ_max / 4) = P(u < 1/2) = 1/2. */
+    assert_true(lowest >= 0.0);
+    assert_true(highest < 2.0);
+    assert_true(highest > 1.9);
+    assert_true(lowest < 0.01);
+    /* Binomial(20000, 0.5): 5 standard deviations are about 354. */
+    assert_in_range(below_quarter, n / 2 - 354, n / 2 + 354);
+}
+
+static void train_lambda_conditioned_tiny(void **unused)
+{
+    (void)unused;
+    sr_error err;
+    sr_dataset train;
+    sr_dataset val;
+    build_tiny(&train, SESSIONS);
+    build_tiny(&val, 4);
+    char out[256];
+    temp_path(out, sizeof(out), "lambda.policy");
+
+    sr_train_config config;
+    tiny_config(&config, out);
+    config.lambda_conditioned = true;
+    config.lambda_max = 3.0;
+    config.steps = 3000;
+    sr_train_result result;
+    if (sr_train_run(&train, &val, &config, NULL, &result, &err) != SR_OK)
+        fail_msg("%s", err.message);
+
+    /* The file records the λ input; decisions take λ from it. */
+    sr_qpolicy *qp = NULL;
+    assert_int_equal(sr_qpolicy_load(out, &qp, &err), SR_OK);
+    assert_true(sr_qpolicy_lambda_conditioned(qp));
+    assert_true(qp->state.lambda_max == 3.0);
+    assert_int_equal(qp->net->config.input_dim, qp->state.feature_dim + 2);
+    sr_qpolicy_free(qp);
+
+    /* λ = 0: weak on the easy turn, strong on the hard one. */
+    char name[300];
+    snprintf(name, sizeof(name), "cql:%s", out);
+    const sr_eval_metrics free_cost = evaluate_lambda(name, &val, 0.0);
+    assert_float_equal(free_cost.mean_return, OPTIMAL_RETURN, 1e-9);
+    assert_float_equal(free_cost.mean_cost, 11.0, 1e-9);
+    assert_int_equal(free_cost.bankrupt_sessions, 0);
+
+    /* λ = 2.5, past the switch at 1.11: weak on both turns. */
+    const sr_eval_metrics dear = evaluate_lambda(name, &val, 2.5);
+    assert_float_equal(dear.mean_cost, 2.0, 1e-9);
+    assert_float_equal(dear.mean_quality, 0.25, 1e-9);
+    assert_int_equal(dear.bankrupt_sessions, 0);
+
+    remove(out);
+    sr_dataset_free(&train);
+    sr_dataset_free(&val);
 }
 
 int main(void)
@@ -408,6 +546,9 @@ int main(void)
         cmocka_unit_test(train_guard_stops_on_nan),
         cmocka_unit_test(train_bc_labels_by_hand),
         cmocka_unit_test(train_config_rejects),
+        cmocka_unit_test(train_lambda_reward_by_hand),
+        cmocka_unit_test(train_lambda_sampler_range),
+        cmocka_unit_test(train_lambda_conditioned_tiny),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
