@@ -508,6 +508,234 @@ static void qpolicy_adapter_in_simulator(void **unused)
     sr_dataset_free(&ds);
 }
 
+/* Offset of the STAT section's start in a serialised file. */
+static size_t state_section(const uint8_t *data, size_t size)
+{
+    size_t offsets[16];
+    const int n = section_offsets(data, size, offsets, 16);
+    for (int i = 0; i < n; i++)
+        if (memcmp(data + offsets[i], "STAT", 4) == 0)
+            return offsets[i];
+    fail_msg("no STAT section");
+    return 0;
+}
+
+static void put_le(uint8_t *at, uint64_t value, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        at[i] = (uint8_t)(value >> (8 * i));
+}
+
+/* Recomputes the payload length and the CRC of a patched file. */
+static void reseal(uint8_t *data, size_t size)
+{
+    put_le(data + 16, size - SR_QPOLICY_HEADER_BYTES, 8);
+    uint32_t crc = sr_crc32(0, data, 24);
+    crc = sr_crc32(crc, data + SR_QPOLICY_HEADER_BYTES, size - SR_QPOLICY_HEADER_BYTES);
+    put_le(data + 24, crc, 4);
+}
+
+/*
+ * Rewrites a version 2 file as version 1 wrote it: STAT without its last
+ * field, λ_max (8 bytes), and the header's version 1.  Returns the new size.
+ */
+static size_t downgrade_to_version_1(uint8_t *data, size_t size)
+{
+    const size_t stat = state_section(data, size);
+    uint64_t length = 0;
+    for (int i = 7; i >= 0; i--)
+        length = length << 8 | data[stat + 8 + (size_t)i];
+    const size_t end = stat + 16 + (size_t)length;
+    memmove(data + end - 8, data + end, size - end);
+    size -= 8;
+    put_le(data + stat + 8, length - 8, 8);
+    put_le(data + 8, 1, 4);
+    reseal(data, size);
+    return size;
+}
+
+static void qpolicy_reads_version_1(void **unused)
+{
+    (void)unused;
+    sr_error err;
+    sr_qpolicy *p = make_policy(23);
+    uint8_t *data = NULL;
+    size_t size = 0;
+    serialise(p, &data, &size);
+    assert_int_equal(data[8], SR_QPOLICY_FORMAT_VERSION);
+    size = downgrade_to_version_1(data, size);
+
+    /* A file of the first layout loads and decides as before. */
+    sr_qpolicy *q = NULL;
+    if (sr_qpolicy_load_buffer(data, size, "v1.policy", &q, &err) != SR_OK)
+        fail_msg("%s", err.message);
+    assert_true(q->state.lambda_max == 0.0);
+    assert_false(sr_qpolicy_lambda_conditioned(q));
+    const float qv[2] = {0.3f, 0.9f};
+    sr_decision a;
+    sr_decision b;
+    sr_qpolicy_choose(p, qv, 20.0, 0.2, &a);
+    sr_qpolicy_choose(q, qv, 20.0, 0.2, &b);
+    assert_int_equal(a.model, b.model);
+    assert_memory_equal(a.score, b.score, sizeof(double) * 2);
+    sr_qpolicy_free(q);
+
+    /* Version 1 knew no myopic algorithm (STAT starts with the algorithm). */
+    const size_t stat = state_section(data, size);
+    put_le(data + stat + 16, SR_QPOLICY_ALGO_MYOPIC_VALUE, 4);
+    reseal(data, size);
+    assert_int_equal(sr_qpolicy_load_buffer(data, size, "v1.policy", &q, &err), SR_ERR_INVALID);
+    assert_non_null(strstr(err.message, "algorithm is unknown"));
+
+    /* Nor the algorithm's state bits. */
+    put_le(data + stat + 16, SR_CQL_ALGO_CQL, 4);
+    put_le(data + stat + 20, SR_STATE_ALL_OPTIONS | SR_STATE_NO_BUDGET, 4);
+    reseal(data, size);
+    assert_int_equal(sr_qpolicy_load_buffer(data, size, "v1.policy", &q, &err), SR_ERR_INVALID);
+    assert_non_null(strstr(err.message, "later version"));
+
+    free(data);
+    sr_qpolicy_free(p);
+}
+
+/* A policy over a 3-value embedding whose network also reads λ. */
+static sr_qpolicy *make_lambda_policy(double lambda_max)
+{
+    sr_error err;
+    sr_state_config state = {0};
+    state.feature_dim = 3;
+    state.b_ref = 20.0;
+    state.options = SR_STATE_LAMBDA;
+    state.lambda_max = lambda_max;
+    sr_qpolicy *p = NULL;
+    assert_int_equal(sr_qpolicy_new(2, &state, &p, &err), SR_OK);
+    p->algo = SR_CQL_ALGO_CQL;
+    sr_features_config_default(&p->features);
+    p->features.source = SR_FEATURES_EMBEDDING;
+    p->embedding_dim = 3;
+    snprintf(p->models[0].name, sizeof(p->models[0].name), "strong");
+    snprintf(p->models[1].name, sizeof(p->models[1].name), "weak");
+    p->models[0].mean_cost = 10.0;
+    p->models[1].mean_cost = 1.0;
+    for (int k = 0; k < 2; k++)
+        p->models[k].input_price = p->models[k].output_price = p->models[k].cost_per_call = NAN;
+
+    sr_mlp_config net_config = {0};
+    net_config.input_dim = sr_state_dim(&state);
+    net_config.hidden_count = 1;
+    net_config.hidden[0] = 4;
+    net_config.output_dim = 2;
+    net_config.max_rows = 1;
+    sr_mlp *net = NULL;
+    assert_int_equal(sr_mlp_create(&net_config, 29, &net, &err), SR_OK);
+    assert_int_equal(sr_qpolicy_attach_net(p, net, true, &err), SR_OK);
+    return p;
+}
+
+static void qpolicy_lambda_conditioned(void **unused)
+{
+    (void)unused;
+    sr_error err;
+    sr_qpolicy *p = make_lambda_policy(2.0);
+    assert_int_equal(sr_state_dim(&p->state), 5);
+
+    /* Round trip keeps λ_max and the bit. */
+    uint8_t *data = NULL;
+    size_t size = 0;
+    serialise(p, &data, &size);
+    sr_qpolicy *q = NULL;
+    if (sr_qpolicy_load_buffer(data, size, "lambda.policy", &q, &err) != SR_OK)
+        fail_msg("%s", err.message);
+    assert_true(sr_qpolicy_lambda_conditioned(q));
+    assert_true(q->state.lambda_max == 2.0);
+
+    /* No post-hoc cost term: the score is the Q value whatever λ. */
+    const float qv[2] = {1.0f, 0.6f};
+    sr_decision d;
+    sr_qpolicy_choose(q, qv, 20.0, 0.9, &d);
+    assert_true(d.score[0] == 1.0);
+    assert_true(d.score[1] == (double)0.6f);
+    assert_int_equal(d.model, 0);
+    /* The mask still applies. */
+    sr_qpolicy_choose(q, qv, 5.0, 0.9, &d);
+    assert_int_equal(d.model, 1);
+    assert_int_equal(d.kind, SR_DECISION_DEGRADED);
+
+    /* λ enters the state as λ / λ_max, last; the budget stays b / B_ref. */
+    const float features[3] = {0.5f, -1.0f, 2.0f};
+    assert_int_equal(sr_qpolicy_decide(q, features, 0, 10.0, 0.5, &d, &err), SR_OK);
+    assert_true(q->state_buffer[3] == 0.5f);
+    assert_true(q->state_buffer[4] == 0.25f);
+    const float q_half[2] = {d.q[0], d.q[1]};
+    assert_int_equal(sr_qpolicy_decide(q, features, 0, 10.0, 1.5, &d, &err), SR_OK);
+    assert_true(q->state_buffer[4] == 0.75f);
+    assert_true(d.q[0] != q_half[0] || d.q[1] != q_half[1]);
+    sr_qpolicy_free(q);
+
+    /* λ_max must be positive exactly when the bit is set. */
+    const size_t stat = state_section(data, size);
+    uint64_t length = 0;
+    for (int i = 7; i >= 0; i--)
+        length = length << 8 | data[stat + 8 + (size_t)i];
+    put_le(data + stat + 16 + (size_t)length - 8, 0, 8);
+    reseal(data, size);
+    assert_int_equal(sr_qpolicy_load_buffer(data, size, "lambda.policy", &q, &err),
+                     SR_ERR_INVALID);
+    assert_non_null(strstr(err.message, "lambda_max"));
+
+    free(data);
+    sr_qpolicy_free(p);
+}
+
+static void qpolicy_myopic_round_trip(void **unused)
+{
+    (void)unused;
+    sr_error err;
+    sr_state_config state = {0};
+    state.feature_dim = 3;
+    state.b_ref = 20.0;
+    state.options = SR_STATE_NO_BUDGET;
+    sr_qpolicy *p = make_lambda_policy(1.0);
+    sr_qpolicy *m = NULL;
+    assert_int_equal(sr_qpolicy_new(2, &state, &m, &err), SR_OK);
+    m->algo = SR_QPOLICY_ALGO_MYOPIC;
+    m->features = p->features;
+    m->embedding_dim = 3;
+    memcpy(m->models, p->models, 2 * sizeof(sr_qpolicy_model));
+    sr_mlp_config net_config = {0};
+    net_config.input_dim = 3; /* the features alone: no budget entry */
+    net_config.hidden_count = 1;
+    net_config.hidden[0] = 4;
+    net_config.output_dim = 2;
+    net_config.max_rows = 1;
+    sr_mlp *net = NULL;
+    assert_int_equal(sr_mlp_create(&net_config, 31, &net, &err), SR_OK);
+    assert_int_equal(sr_qpolicy_attach_net(m, net, true, &err), SR_OK);
+
+    uint8_t *data = NULL;
+    size_t size = 0;
+    serialise(m, &data, &size);
+    sr_qpolicy *q = NULL;
+    if (sr_qpolicy_load_buffer(data, size, "myopic.policy", &q, &err) != SR_OK)
+        fail_msg("%s", err.message);
+    assert_int_equal((int)q->algo, SR_QPOLICY_ALGO_MYOPIC_VALUE);
+    assert_string_equal(sr_qpolicy_algo_name(q->algo), "myopic");
+    assert_int_equal(q->state.options, SR_STATE_NO_BUDGET);
+
+    /* The post-hoc rule applies to the predicted qualities: 0.6 - λ / 10 vs 1 - λ. */
+    const float qv[2] = {1.0f, 0.6f};
+    sr_decision d;
+    sr_qpolicy_choose(q, qv, 20.0, 0.5, &d);
+    assert_float_equal(d.score[0], 0.5, 1e-7);
+    assert_float_equal(d.score[1], 0.55, 1e-7);
+    assert_int_equal(d.model, 1);
+
+    free(data);
+    sr_qpolicy_free(q);
+    sr_qpolicy_free(m);
+    sr_qpolicy_free(p);
+}
+
 static void qpolicy_parse_names(void **unused)
 {
     (void)unused;
@@ -517,6 +745,9 @@ static void qpolicy_parse_names(void **unused)
     assert_string_equal(label, "cql");
     assert_string_equal(sr_qpolicy_parse_name("bc:x", label, sizeof(label)), "x");
     assert_string_equal(label, "bc");
+    assert_string_equal(sr_qpolicy_parse_name("myopic:m.policy", label, sizeof(label)),
+                        "m.policy");
+    assert_string_equal(label, "myopic");
     assert_string_equal(sr_qpolicy_parse_name("policy:x", label, sizeof(label)), "x");
     assert_string_equal(label, "");
     assert_null(sr_qpolicy_parse_name("always:strong", label, sizeof(label)));
@@ -546,6 +777,9 @@ int main(void)
         cmocka_unit_test(qpolicy_choose_by_hand),
         cmocka_unit_test(qpolicy_adapter_in_simulator),
         cmocka_unit_test(qpolicy_parse_names),
+        cmocka_unit_test(qpolicy_reads_version_1),
+        cmocka_unit_test(qpolicy_lambda_conditioned),
+        cmocka_unit_test(qpolicy_myopic_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

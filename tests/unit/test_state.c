@@ -179,6 +179,79 @@ static void state_option_names(void **unused)
     assert_string_equal(text, "turn,log-budget,strong-calls,bins");
     sr_state_options_format(0, text, sizeof(text));
     assert_string_equal(text, "none");
+
+    /* The algorithm's bits are printed but not parsed. */
+    sr_state_options_format(SR_STATE_TURN | SR_STATE_NO_BUDGET | SR_STATE_LAMBDA, text,
+                            sizeof(text));
+    assert_string_equal(text, "turn,no-budget,lambda");
+    assert_false(sr_state_options_parse("lambda", &options));
+    assert_false(sr_state_options_parse("no-budget", &options));
+}
+
+static void state_no_budget(void **unused)
+{
+    (void)unused;
+    sr_state_config c = base_config();
+    c.options = SR_STATE_NO_BUDGET | SR_STATE_TURN;
+    const float features[3] = {0.5f, -1.0f, 2.0f};
+    float out[4];
+
+    /* Features, then t / T_ref: no budget entry at all. */
+    assert_int_equal(sr_state_dim(&c), 4);
+    sr_state_encode(&c, features, NULL, NULL, 1, 6.0, out);
+    assert_true(out[0] == 0.5f);
+    assert_true(out[2] == 2.0f);
+    assert_true(out[3] == 0.25f); /* 1 / 4 */
+
+    /* Any budget gives the same vector. */
+    float other[4];
+    sr_state_encode(&c, features, NULL, NULL, 1, 1e6, other);
+    assert_memory_equal(out, other, sizeof(out));
+
+    /* No budget view may come with it. */
+    sr_error err;
+    c.options = SR_STATE_NO_BUDGET | SR_STATE_BUDGET_BINS;
+    assert_int_equal(sr_state_config_check(&c, &err), SR_ERR_INVALID);
+    assert_non_null(strstr(err.message, "budget-blind"));
+    c.options = SR_STATE_NO_BUDGET | SR_STATE_LOG_BUDGET;
+    assert_int_equal(sr_state_config_check(&c, &err), SR_ERR_INVALID);
+}
+
+static void state_lambda_entry(void **unused)
+{
+    (void)unused;
+    sr_state_config c = base_config();
+    c.options = SR_STATE_LAMBDA | SR_STATE_BUDGET_BINS;
+    c.lambda_max = 2.0;
+    const float features[3] = {0.5f, -1.0f, 2.0f};
+    float out[9];
+
+    /* Features, b / B_ref, 4 bins, then λ / λ_max last. */
+    assert_int_equal(sr_state_dim(&c), 9);
+    sr_state_encode_lambda(&c, features, NULL, NULL, 0, 6.0, 0.5, out);
+    assert_true(out[3] == 0.75f);
+    assert_true(out[4] == 0.0f);
+    assert_true(out[7] == 1.0f); /* 6 / 8 = 0.75: the last of 4 bins */
+    assert_true(out[8] == 0.25f);
+
+    /* λ above λ_max is not clipped; sr_state_encode means λ = 0. */
+    sr_state_encode_lambda(&c, features, NULL, NULL, 0, 6.0, 3.0, out);
+    assert_true(out[8] == 1.5f);
+    sr_state_encode(&c, features, NULL, NULL, 0, 6.0, out);
+    assert_true(out[8] == 0.0f);
+
+    /* λ_max must be a positive finite number with the bit. */
+    sr_error err;
+    c.lambda_max = 0.0;
+    assert_int_equal(sr_state_config_check(&c, &err), SR_ERR_INVALID);
+    assert_non_null(strstr(err.message, "lambda_max"));
+    c.lambda_max = INFINITY;
+    assert_int_equal(sr_state_config_check(&c, &err), SR_ERR_INVALID);
+
+    /* Unknown bits above the known ones are still rejected. */
+    c.lambda_max = 1.0;
+    c.options = SR_STATE_KNOWN_OPTIONS + 1u;
+    assert_int_equal(sr_state_config_check(&c, &err), SR_ERR_INVALID);
 }
 
 int main(void)
@@ -187,7 +260,8 @@ int main(void)
         cmocka_unit_test(state_budget_only),        cmocka_unit_test(state_every_option),
         cmocka_unit_test(state_bins_edges),         cmocka_unit_test(state_negative_budget_zero),
         cmocka_unit_test(state_normalises_features), cmocka_unit_test(state_config_rejects),
-        cmocka_unit_test(state_option_names),
+        cmocka_unit_test(state_option_names),      cmocka_unit_test(state_no_budget),
+        cmocka_unit_test(state_lambda_entry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
