@@ -20,6 +20,8 @@ static const command commands[] = {
     {"eval", cmd_eval, "evaluate routing policies on sessions under budgets"},
     {"hbr", cmd_hbr, "count hindsight-budget-relabelled transitions (--stats)"},
     {"train", cmd_train, "train a routing policy (CQL, DQN or BC) into a policy file"},
+    {"route", cmd_route, "print one routing decision of a policy file as JSON"},
+    {"serve", cmd_serve, "serve routing decisions over HTTP with a budget ledger"},
     {"fqe", cmd_fqe, "estimate a policy's value from logged data (fitted Q evaluation)"},
 };
 
