@@ -684,7 +684,7 @@ static sr_status network_values(fqe_run *run, fqe_nets *nets, int it, sr_error *
 
 /* One Adam step on a weighted minibatch; adds the batch's squared residuals to `*residual`. */
 static sr_status network_step(fqe_run *run, fqe_nets *nets, sr_rng *rng, int64_t step, int it,
-                              double *residual, sr_error *err)
+                              float lr, double *residual, sr_error *err)
 {
     const size_t batch = (size_t)run->o->batch;
     const size_t d = (size_t)run->result->input_dim;
@@ -737,7 +737,7 @@ static sr_status network_step(fqe_run *run, fqe_nets *nets, sr_rng *rng, int64_t
 
     sr_adam_config adam;
     sr_adam_config_default(&adam);
-    adam.lr = run->o->lr;
+    adam.lr = lr;
     sr_mlp_adam_step(nets->online, &adam, step, 1.0f);
     return SR_OK;
 }
@@ -795,8 +795,15 @@ static sr_status run_network(fqe_run *run, sr_error *err)
     for (int it = 0; it < run->iterations; it++) {
         sr_mlp_copy_params(nets.target, nets.online);
         double residual = 0;
-        for (int m = 0; m < run->o->steps_per_iteration; m++) {
-            status = network_step(run, &nets, &rng, ++step, it, &residual, err);
+        const int steps = run->o->steps_per_iteration;
+        for (int m = 0; m < steps; m++) {
+            /*
+             * The rate falls linearly to 1% within each regression, so
+             * the fit ends close to the least-squares solution instead of
+             * jittering around it at the full rate.
+             */
+            const float lr = run->o->lr * (1.0f - 0.99f * (float)m / (float)steps);
+            status = network_step(run, &nets, &rng, ++step, it, lr, &residual, err);
             if (status != SR_OK)
                 goto out;
         }
