@@ -996,6 +996,9 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
 }
 
 static void on_mhd_log(void *cls, const char *format, va_list args)
+    __attribute__((format(printf, 2, 0)));
+
+static void on_mhd_log(void *cls, const char *format, va_list args)
 {
     (void)cls;
     char message[512];
