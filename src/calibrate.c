@@ -12,8 +12,8 @@
  *      first midpoint would send the bisection past an earlier crossing.
  *   4. Bracket: f = the smallest met probe, b = the largest probe below f
  *      (missed, since f is the smallest met).  Bisect [b, f], keeping that
- *      invariant, until f - b ≤ λ tolerance, f's value is within the value
- *      tolerance of the target, or max_iter steps ran.
+ *      invariant, until f - b ≤ λ tolerance, f's value is within a positive
+ *      value tolerance of the target, or max_iter steps ran.
  * The answer is f: the smallest met probe, with b a missed probe at most
  * the λ tolerance below it when the bracket closed.
  */
@@ -277,7 +277,8 @@ sr_status sr_calibrate_lambda(sr_calibrate_factory factory, void *user, const sr
         if (result->probes[i].lambda < f && result->probes[i].lambda > b)
             b = result->probes[i].lambda;
     for (int iter = 0; iter < options->max_iter; iter++) {
-        if (f - b <= options->lambda_tolerance || options->value - f_value <= options->tolerance)
+        if (f - b <= options->lambda_tolerance ||
+            (options->tolerance > 0 && options->value - f_value <= options->tolerance))
             break;
         const double mid = b + (f - b) / 2;
         status = probe(&s, mid, &value, metrics, err);

@@ -33,6 +33,7 @@ int cmd_train(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_route(int argc, char **argv);
 int cmd_fqe(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
 
 /*
  * Installs a library log callback that writes one line per event to standard

@@ -22,6 +22,7 @@ static const command commands[] = {
     {"train", cmd_train, "train a routing policy (CQL, DQN or BC) into a policy file"},
     {"route", cmd_route, "print one routing decision of a policy file as JSON"},
     {"serve", cmd_serve, "serve routing decisions over HTTP with a budget ledger"},
+    {"calibrate", cmd_calibrate, "find lambda for a spend, bankruptcy or share target"},
     {"fqe", cmd_fqe, "estimate a policy's value from logged data (fitted Q evaluation)"},
 };
 

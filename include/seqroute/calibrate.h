@@ -64,7 +64,7 @@ typedef struct sr_calibrate_options {
     sr_calibrate_target target;
     double value;            /* the target value, ≥ 0 (rates in [0, 1]) */
     int share_model;         /* SR_CALIBRATE_SHARE: catalogue index of the model */
-    double tolerance;        /* stop once value - tolerance ≤ realised ≤ value; ≥ 0 */
+    double tolerance;        /* > 0: stop once value - tolerance ≤ realised ≤ value; 0: never early */
     double lambda_tolerance; /* stop once the bracket is this narrow; > 0 */
     double lo, hi;           /* search range, finite, lo < hi */
     bool expand_hi;          /* multiply hi by 4 while the target is not met there */

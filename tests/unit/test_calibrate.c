@@ -112,7 +112,6 @@ static void run(const toy_kind *kind, sr_calibrate_target target, double value, 
     options.target = target;
     options.value = value;
     options.share_model = 0;
-    options.tolerance = 0;
     assert_int_equal(sr_calibrate_lambda(toy_factory, (void *)kind, &ds, budget, &eval, &options,
                                          &result, &err),
                      SR_OK);
@@ -140,8 +139,9 @@ static void spend_step_function(void **state)
 
 /*
  * Bankruptcy ≤ 0.35 at budget 1.5 needs k ≤ 3: λ ≥ 0.65, realised 0.3.  A
- * target of exactly 0.3 is hit by the first probe on the plateau
- * [0.65, 0.75), and the search stops there (the value tolerance is 0).
+ * target of exactly 0.3 is hit on the whole plateau [0.65, 0.75); with the
+ * value tolerance 0 the search still bisects to its left end.  With a value
+ * tolerance of 0.1 it stops at the first probe on the plateau.
  */
 static void bankruptcy_step_function(void **state)
 {
@@ -155,8 +155,16 @@ static void bankruptcy_step_function(void **state)
 
     run(&kind, SR_CALIBRATE_BANKRUPTCY, 0.3, 1.5, NULL);
     assert_true(result.lambda >= 0.65);
-    assert_true(result.lambda < 0.75);
+    assert_true(result.lambda - 0.65 <= LAMBDA_TOLERANCE);
     assert_true(result.value == 0.3);
+
+    sr_calibrate_options early;
+    sr_calibrate_options_default(&early);
+    early.tolerance = 0.1;
+    run(&kind, SR_CALIBRATE_BANKRUPTCY, 0.3, 1.5, &early);
+    assert_true(result.lambda >= 0.65);
+    assert_true(result.lambda < 0.75);
+    assert_true(result.lambda - 0.65 > LAMBDA_TOLERANCE);
 }
 
 /* Share ≤ 0.25 needs k ≤ 2: λ ≥ 0.75, realised 0.2. */
