@@ -153,8 +153,8 @@ sr_plot_rgb sr_plot_palette(size_t i)
         {0.800, 0.475, 0.655}, /* reddish purple */
         {0.902, 0.624, 0.000}, /* orange */
         {0.337, 0.706, 0.914}, /* sky blue */
-        {0.400, 0.400, 0.400}, /* grey */
         {0.550, 0.350, 0.150}, /* brown */
+        {0.450, 0.450, 0.000}, /* olive; no grey, which marker fills use */
     };
     return colors[i % (sizeof(colors) / sizeof(colors[0]))];
 }
@@ -334,18 +334,19 @@ sr_status sr_plot_set_colorbar(sr_plot *plot, int panel_index, const char *label
 
 /* ---- ticks -------------------------------------------------------------------------- */
 
-/* The nice step (1, 2 or 5 times a power of ten) nearest above span / target. */
+/* The nice step (1, 2 or 5 times a power of ten) nearest to span / target. */
 static double nice_step(double span, int target)
 {
     const double raw = span / (target > 0 ? target : 1);
     const double magnitude = pow(10.0, floor(log10(raw)));
     const double norm = raw / magnitude;
+    /* The 1-2-5 value nearest to the raw step (geometric midpoints 1.41, 3.16, 7.07). */
     double step;
-    if (norm <= 1.0)
+    if (norm < 1.41)
         step = 1.0;
-    else if (norm <= 2.0)
+    else if (norm < 3.16)
         step = 2.0;
-    else if (norm <= 5.0)
+    else if (norm < 7.07)
         step = 5.0;
     else
         step = 10.0;
@@ -490,21 +491,28 @@ static void resolve_axis(panel *pn, int which)
         }
     }
 
-    /* Ticks inside the unpadded range, then pad the drawn range. */
-    a->tick_step = 0;
+    /* Pad the drawn range; ticks cover it, or only the range given when fixed. */
     if (a->scale == SR_PLOT_LOG) {
-        a->n_ticks = sr_plot_nice_ticks(lo, hi, SR_PLOT_LOG, TICK_TARGET, a->ticks, MAX_TICKS);
-        if (a->n_ticks < 2 || log10(hi / lo) < 1.0)
-            a->n_ticks = linear_ticks(lo, hi, TICK_TARGET, a->ticks, MAX_TICKS, &a->tick_step);
         const double llo = log10(lo), lhi = log10(hi);
         const double pad = (lhi - llo) * PAD_FRACTION;
         a->lo = pow(10.0, llo - pad);
         a->hi = pow(10.0, lhi + pad);
     } else {
-        a->n_ticks = linear_ticks(lo, hi, TICK_TARGET, a->ticks, MAX_TICKS, &a->tick_step);
         const double pad = (hi - lo) * PAD_FRACTION;
         a->lo = lo - pad;
         a->hi = hi + pad;
+    }
+    const double tick_lo = fixed ? lo : a->lo, tick_hi = fixed ? hi : a->hi;
+    a->tick_step = 0;
+    if (a->scale == SR_PLOT_LOG) {
+        a->n_ticks =
+            sr_plot_nice_ticks(tick_lo, tick_hi, SR_PLOT_LOG, TICK_TARGET, a->ticks, MAX_TICKS);
+        if (a->n_ticks < 2 || log10(tick_hi / tick_lo) < 1.0)
+            a->n_ticks = linear_ticks(tick_lo, tick_hi, TICK_TARGET, a->ticks, MAX_TICKS,
+                                      &a->tick_step);
+    } else {
+        a->n_ticks =
+            linear_ticks(tick_lo, tick_hi, TICK_TARGET, a->ticks, MAX_TICKS, &a->tick_step);
     }
 }
 
@@ -733,7 +741,7 @@ static void draw_marker(cairo_t *cr, const series *s, sr_plot_rgb fill, double x
         cairo_fill_preserve(cr);
     }
     set_rgb(cr, s->color);
-    cairo_set_line_width(cr, s->marker == SR_PLOT_MARKER_CROSS ? 2.0 : 1.5);
+    cairo_set_line_width(cr, 2.0);
     cairo_stroke(cr);
 }
 

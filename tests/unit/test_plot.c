@@ -77,23 +77,24 @@ static void ticks_linear_costs(void **state)
 {
     (void)state;
     double t[32];
-    /* span 0.0416 / 6 = 0.0069 -> step 0.01; ticks 0.01 .. 0.04 inside [0.0064, 0.048]. */
+    /* span 0.0416 / 6 = 0.0069, nearest 1-2-5 step 0.005: 0.01 .. 0.045 in [0.0064, 0.048]. */
     const size_t n = sr_plot_nice_ticks(0.0064, 0.048, SR_PLOT_LINEAR, 6, t, 32);
-    assert_int_equal(n, 4);
+    assert_int_equal(n, 8);
     assert_near(t[0], 0.01, 1e-12);
-    assert_near(t[3], 0.04, 1e-12);
+    assert_near(t[1], 0.015, 1e-12);
+    assert_near(t[7], 0.045, 1e-12);
 }
 
 static void ticks_linear_negative_through_zero(void **state)
 {
     (void)state;
     double t[32];
-    /* span 7 / 6 = 1.17 -> step 2: -2, 0, 2, 4; zero printed as exactly 0. */
-    const size_t n = sr_plot_nice_ticks(-3.0, 4.0, SR_PLOT_LINEAR, 6, t, 32);
-    assert_int_equal(n, 4);
-    assert_near(t[0], -2.0, 1e-12);
-    assert_true(t[1] == 0.0);
-    assert_near(t[3], 4.0, 1e-12);
+    /* span 9 / 6 = 1.5, nearest step 2: -4, -2, 0, 2, 4; zero is exactly 0. */
+    const size_t n = sr_plot_nice_ticks(-4.5, 4.5, SR_PLOT_LINEAR, 6, t, 32);
+    assert_int_equal(n, 5);
+    assert_near(t[0], -4.0, 1e-12);
+    assert_true(t[2] == 0.0);
+    assert_near(t[4], 4.0, 1e-12);
 }
 
 static void ticks_log_decades(void **state)
