@@ -30,6 +30,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_hbr(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_route(int argc, char **argv);
 int cmd_fqe(int argc, char **argv);

@@ -20,6 +20,7 @@ static const command commands[] = {
     {"eval", cmd_eval, "evaluate routing policies on sessions under budgets"},
     {"hbr", cmd_hbr, "count hindsight-budget-relabelled transitions (--stats)"},
     {"train", cmd_train, "train a routing policy (CQL, DQN or BC) into a policy file"},
+    {"report", cmd_report, "write plots, CSV files and an HTML page from eval JSON"},
     {"route", cmd_route, "print one routing decision of a policy file as JSON"},
     {"serve", cmd_serve, "serve routing decisions over HTTP with a budget ledger"},
     {"calibrate", cmd_calibrate, "find lambda for a spend, bankruptcy or share target"},
