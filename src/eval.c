@@ -518,6 +518,7 @@ void sr_eval_report_free(sr_eval_report *report)
     free(report->aiq);
     free(report->frontiers);
     free(report->dominance);
+    free(report->calibration_json);
     memset(report, 0, sizeof(*report));
 }
 
@@ -1083,6 +1084,14 @@ static json_t *report_to_json(const sr_eval_report *report, const sr_dataset *ds
         json_object_set_new(doc, "frontiers", frontiers);
         json_object_set_new(doc, "aiq", aiq);
         json_object_set_new(doc, "dominance", dominance);
+    }
+    if (report->calibration_json != NULL) {
+        json_t *calibration = json_loads(report->calibration_json, 0, NULL);
+        if (calibration == NULL) {
+            json_decref(doc);
+            return NULL;
+        }
+        json_object_set_new(doc, "calibration", calibration);
     }
     return doc;
 }

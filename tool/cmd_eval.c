@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "cmd_paths.h"
+#include "seqroute/calibrate.h"
 #include "seqroute/eval.h"
 #include "seqroute/qpolicy.h"
 
@@ -81,6 +82,12 @@ static void print_help(FILE *out)
             "                       remaining turns (default %g); several values sweep it\n"
             "  --true-remaining     heuristic: use the session's true remaining turn count\n"
             "                       instead of the expected count from the reference\n"
+            "  --calibration FILE   check a calibration file of seqroute calibrate: run its\n"
+            "                       policy at its lambda and budget (with any --policy as\n"
+            "                       well) and report the drift of the realised value from\n"
+            "                       the target; replaces --budget, --lambda and --sweep\n"
+            "  --drift-tolerance X  allowed |realised - target| before a warning (default:\n"
+            "                       10%% of a spend target, 0.02 for a rate); exit stays 0\n"
             "  --skip-invalid       report and skip bad session lines instead of failing\n"
             "  --verbose            log debug events to standard error\n"
             "  --help               print this help\n",
@@ -109,6 +116,9 @@ typedef struct eval_args {
     bool verbose;
     double *lambdas;
     size_t n_lambdas;
+    const char *calibration_path;
+    sr_calibration calibration;
+    double drift_tolerance; /* < 0: the default */
 } eval_args;
 
 enum {
@@ -129,8 +139,53 @@ enum {
     OPT_VERBOSE,
     OPT_HELP,
     OPT_LAMBDA,
-    OPT_SWEEP
+    OPT_SWEEP,
+    OPT_CALIBRATION,
+    OPT_DRIFT_TOLERANCE
 };
+
+/*
+ * Reads the calibration file and sets the policy, budget, λ and η from it,
+ * putting its policy before any --policy; returns -1 to go on, else the
+ * exit code.
+ */
+static int apply_calibration(eval_args *args)
+{
+    if (args->budgets != NULL || args->lambdas != NULL) {
+        cli_usage_error(COMMAND, "--calibration sets the budget and lambda; drop --budget, "
+                                 "--budget-frac, --lambda and --sweep");
+        return CLI_EXIT_USAGE;
+    }
+    sr_error err;
+    sr_error_clear(&err);
+    if (sr_calibration_read(args->calibration_path, &args->calibration, &err) != SR_OK) {
+        cli_report_error(&err);
+        return CLI_EXIT_FAILURE;
+    }
+    const sr_calibration *cal = &args->calibration;
+
+    char **policies = calloc(args->n_policies + 1, sizeof(char *));
+    args->budgets = malloc(sizeof(double));
+    args->lambdas = malloc(sizeof(double));
+    if (policies == NULL || args->budgets == NULL || args->lambdas == NULL ||
+        (policies[0] = strdup(cal->policy)) == NULL) {
+        free(policies);
+        fprintf(stderr, "seqroute eval: error: out of memory\n");
+        return CLI_EXIT_FAILURE;
+    }
+    for (size_t i = 0; i < args->n_policies; i++)
+        policies[i + 1] = args->policies[i];
+    free(args->policies);
+    args->policies = policies;
+    args->n_policies++;
+    args->budgets[0] = cal->budget;
+    args->n_budgets = 1;
+    args->fractions = false;
+    args->lambdas[0] = cal->lambda;
+    args->n_lambdas = 1;
+    args->eta = cal->eta;
+    return -1;
+}
 
 /* Parses argv into `args`; returns -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, eval_args *args)
@@ -154,6 +209,8 @@ static int parse_args(int argc, char **argv, eval_args *args)
         {"help", no_argument, NULL, OPT_HELP},
         {"lambda", required_argument, NULL, OPT_LAMBDA},
         {"sweep", no_argument, NULL, OPT_SWEEP},
+        {"calibration", required_argument, NULL, OPT_CALIBRATION},
+        {"drift-tolerance", required_argument, NULL, OPT_DRIFT_TOLERANCE},
         {NULL, 0, NULL, 0},
     };
     bool have_absolute = false;
@@ -246,6 +303,18 @@ static int parse_args(int argc, char **argv, eval_args *args)
         case OPT_HELP:
             print_help(stdout);
             return CLI_EXIT_OK;
+        case OPT_CALIBRATION:
+            args->calibration_path = optarg;
+            break;
+        case OPT_DRIFT_TOLERANCE:
+            if (!cli_parse_double(COMMAND, "--drift-tolerance", optarg, &args->drift_tolerance))
+                return CLI_EXIT_USAGE;
+            if (args->drift_tolerance < 0) {
+                cli_usage_error(COMMAND, "option --drift-tolerance: %g is negative",
+                                args->drift_tolerance);
+                return CLI_EXIT_USAGE;
+            }
+            break;
         case OPT_LAMBDA:
         case OPT_SWEEP:
             if (args->lambdas != NULL) {
@@ -278,6 +347,11 @@ static int parse_args(int argc, char **argv, eval_args *args)
     if (optind < argc) {
         cli_usage_error(COMMAND, "unexpected argument '%s'", argv[optind]);
         return CLI_EXIT_USAGE;
+    }
+    if (args->calibration_path != NULL) {
+        const int code = apply_calibration(args);
+        if (code >= 0)
+            return code;
     }
     if (args->data == NULL || args->policies == NULL || args->budgets == NULL) {
         cli_usage_error(COMMAND, "--data, --policy and one of --budget or --budget-frac "
@@ -597,6 +671,50 @@ static void print_frontier_summary(FILE *out, const sr_eval_report *report)
     }
 }
 
+/*
+ * Prints the drift of the calibrated policy's realised value from its target
+ * and stores the check as JSON in the report.  Returns false when out of
+ * memory.
+ */
+static bool check_calibration(FILE *out, const eval_args *args, sr_eval_report *report,
+                              const sr_dataset *ds)
+{
+    const sr_calibration *cal = &args->calibration;
+    const sr_eval_metrics *row = NULL;
+    for (size_t i = 0; i < report->n_rows && row == NULL; i++)
+        if (strcmp(report->families[report->rows[i].family].source, cal->policy) == 0)
+            row = &report->rows[i];
+    if (row == NULL)
+        return true;
+    int share_model = -1;
+    if (cal->target == SR_CALIBRATE_SHARE) {
+        share_model = sr_dataset_find_model(ds, cal->share_model);
+        if (share_model < 0)
+            fprintf(out, "\nwarning: the share model '%s' of %s is not in the catalogue of %s\n",
+                    cal->share_model, args->calibration_path, args->data);
+    }
+    sr_calibration_drift drift;
+    sr_calibration_check(cal, share_model, row, args->drift_tolerance, &drift);
+
+    fprintf(out, "\nCalibration check (%s): %s at lambda %.6g, budget %.6g\n",
+            args->calibration_path, cal->policy, cal->lambda, cal->budget);
+    fprintf(out, "  target %s%s%s at most %.6g; on the calibration data %.6g (%s)\n",
+            sr_calibrate_target_name(cal->target),
+            cal->target == SR_CALIBRATE_SHARE ? " of " : "",
+            cal->target == SR_CALIBRATE_SHARE ? cal->share_model : "", cal->value, cal->realised,
+            sr_calibrate_status_name(cal->status));
+    fprintf(out, "  realised here %.6g [95%% CI %.6g, %.6g], drift %+.6g (tolerance %.6g)\n",
+            drift.realised, drift.ci[0], drift.ci[1], drift.drift, drift.tolerance);
+    if (drift.warn)
+        fprintf(out, "  warning: the realised value drifts from the target by more than the "
+                     "tolerance; recalibrate on data like this\n");
+    if (cal->status == SR_CALIBRATE_UNREACHABLE)
+        fprintf(out, "  warning: the calibration itself did not reach its target\n");
+
+    report->calibration_json = sr_calibration_check_json(cal, row, &drift);
+    return report->calibration_json != NULL;
+}
+
 static int write_json(const eval_args *args, const sr_eval_report *report, const sr_dataset *ds)
 {
     sr_error err;
@@ -623,6 +741,7 @@ static int write_json(const eval_args *args, const sr_eval_report *report, const
 int cmd_eval(int argc, char **argv)
 {
     eval_args args = {0};
+    args.drift_tolerance = -1;
     args.seed = SR_EVAL_DEFAULT_SEED;
     args.eta = SR_MDP_DEFAULT_ETA;
     args.bankrupt = SR_BANKRUPT_UNSERVED;
@@ -694,6 +813,12 @@ int cmd_eval(int argc, char **argv)
     const bool json_to_stdout = args.json != NULL && strcmp(args.json, "-") == 0;
     print_table(json_to_stdout ? stderr : stdout, &report, &data, &args);
     print_frontier_summary(json_to_stdout ? stderr : stdout, &report);
+    if (args.calibration_path != NULL &&
+        !check_calibration(json_to_stdout ? stderr : stdout, &args, &report, &data)) {
+        fprintf(stderr, "seqroute eval: error: out of memory\n");
+        code = CLI_EXIT_FAILURE;
+        goto out;
+    }
     code = args.json != NULL ? write_json(&args, &report, &data) : CLI_EXIT_OK;
     if (code == CLI_EXIT_OK && fflush(stdout) != 0) {
         fprintf(stderr, "seqroute eval: error: failed to write standard output\n");

@@ -239,6 +239,13 @@ typedef struct sr_eval_report {
     size_t n_frontiers;
     sr_eval_dominance *dominance;
     size_t n_dominance;
+
+    /*
+     * JSON text written under the key "calibration" (the check of
+     * `seqroute eval --calibration`), or NULL.  Malloc'd; freed by
+     * sr_eval_report_free.
+     */
+    char *calibration_json;
 } sr_eval_report;
 
 /*
