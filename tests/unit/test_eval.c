@@ -606,6 +606,77 @@ static void eval_rejects_overflowing_costs(void **state)
     sr_dataset_free(&ds);
 }
 
+/*
+ * The frontier analysis on the tiny set at budget 1 with the heuristic swept
+ * over reserves 0 and 1.  Always-cheapest (weak) costs (1/4 + 1/2 + 1/4) / 3
+ * = 1/3 per session and serves quality (3/4 + 1/2 + 1/2) / 5 = 0.35 per
+ * turn; it is the anchor, so the AIQ range starts at 1/3 and its own AIQ is
+ * its quality.  No CQL policy is requested, so the dominance table is empty.
+ */
+static void frontier_sweeps_heuristic(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"heuristic", "always-cheapest", "oracle"};
+    static const double reserves[] = {0.0, 1.0};
+    const double budget = 1.0;
+    sr_dataset ds;
+    sr_eval_request request;
+    sr_eval_report report;
+    sr_error err;
+    build_tiny(&ds, natural_order);
+    memset(&request, 0, sizeof(request));
+    request.policies = names;
+    request.n_policies = 3;
+    request.budgets = &budget;
+    request.n_budgets = 1;
+    request.reserves = reserves;
+    request.n_reserves = 2;
+    request.frontier = true;
+    sr_eval_options_default(&request.eval);
+    sr_policy_options_default(&request.policy);
+    assert_int_equal(sr_eval_report_build(&ds, &request, &report, &err), SR_OK);
+
+    assert_int_equal(report.n_rows, 4);
+    assert_int_equal(report.n_families, 3);
+    assert_true(report.rows[0].reserve == 0.0);
+    assert_true(report.rows[1].reserve == 1.0);
+    assert_true(isnan(report.rows[2].reserve));
+    assert_int_equal(report.rows[0].family, 0);
+    assert_int_equal(report.rows[1].family, 0);
+    assert_int_equal(report.families[0].sweep, SR_EVAL_SWEEP_RESERVE);
+    assert_false(report.families[2].deployable);
+
+    assert_int_equal(report.n_frontiers, 1);
+    assert_int_equal(report.frontiers[0].first_row, 0);
+    assert_int_equal(report.frontiers[0].n_points, 2);
+    assert_true(fabs(report.aiq_ranges[0].lo - 1.0 / 3) < TOLERANCE);
+    assert_true(report.aiq_ranges[0].hi >= report.aiq_ranges[0].lo);
+    assert_true(fabs(report.aiq[1] - 0.35) < TOLERANCE);
+    assert_true(isnan(report.aiq[2]));
+    assert_true(report.aiq[0] >= report.aiq[1] - TOLERANCE);
+    assert_int_equal(report.n_dominance, 0);
+
+    /* The JSON carries the three sections. */
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    assert_non_null(out);
+    assert_int_equal(sr_eval_report_write_json(&report, &ds, "tiny", NULL, out, &err), SR_OK);
+    fclose(out);
+    json_t *doc = json_loads(text, 0, NULL);
+    assert_non_null(doc);
+    assert_true(json_is_array(json_object_get(doc, "frontiers")));
+    assert_true(json_is_object(json_object_get(doc, "aiq")));
+    assert_true(json_is_array(json_object_get(doc, "dominance")));
+    json_t *points = json_object_get(json_array_get(json_object_get(doc, "frontiers"), 0),
+                                     "points");
+    assert_int_equal(json_array_size(points), 2);
+    json_decref(doc);
+    free(text);
+    sr_eval_report_free(&report);
+    sr_dataset_free(&ds);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -621,6 +692,7 @@ int main(void)
         cmocka_unit_test(evaluation_is_deterministic),
         cmocka_unit_test(eval_rejects_bad_input),
         cmocka_unit_test(eval_rejects_overflowing_costs),
+        cmocka_unit_test(frontier_sweeps_heuristic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
