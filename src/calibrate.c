@@ -3,10 +3,10 @@
  * and the drift check (docs/CALIBRATION.md).
  *
  * The search, with "met" meaning realised value ≤ target:
- *   1. Probe lo.  When it is met, lo is the answer: no larger λ is needed.
+ *   1. Probe lo.  When it is met, the result is lo: no larger λ is needed.
  *   2. Probe hi.  While it is not met and expansion is allowed, the old hi
  *      becomes the lower bracket and hi grows fourfold.  Still not met:
- *      unreachable, and the answer is the probe with the lowest value.
+ *      unreachable, and the result is the probe with the lowest value.
  *   3. Probe SR_CALIBRATE_SCAN_POINTS evenly spaced interior points of the
  *      last bracket.  Without this, a bump in a non-monotone metric at the
  *      first midpoint would send the bisection past an earlier crossing.
@@ -14,7 +14,7 @@
  *      (missed, since f is the smallest met).  Bisect [b, f], keeping that
  *      invariant, until f - b ≤ λ tolerance, f's value is within a positive
  *      value tolerance of the target, or max_iter steps ran.
- * The answer is f: the smallest met probe, with b a missed probe at most
+ * The result is f: the smallest met probe, with b a missed probe at most
  * the λ tolerance below it when the bracket closed.
  */
 #include "seqroute/calibrate.h"
@@ -175,8 +175,8 @@ static size_t count_non_monotone(const sr_calibrate_result *r)
     return pairs;
 }
 
-/* Sets the answer to λ, re-running it to keep its full metrics. */
-static sr_status answer(search *s, sr_calibrate_status status, double lambda, sr_error *err)
+/* Sets the result to λ, re-running it to keep its full metrics. */
+static sr_status set_result(search *s, sr_calibrate_status status, double lambda, sr_error *err)
 {
     sr_calibrate_result *r = s->result;
     sr_policy *policy = NULL;
@@ -192,7 +192,7 @@ static sr_status answer(search *s, sr_calibrate_status status, double lambda, sr
     r->lambda = lambda;
     r->value = sr_calibrate_value(s->options->target, s->options->share_model, &r->metrics);
 
-    /* The largest missed probe below the answer, and the monotonicity count. */
+    /* The largest missed probe below the result, and the monotonicity count. */
     for (size_t i = 0; i < r->n_probes; i++) {
         const sr_calibrate_probe *p = &r->probes[i];
         if (p->lambda < lambda && !met(s, p->value) &&
@@ -224,12 +224,12 @@ sr_status sr_calibrate_lambda(sr_calibrate_factory factory, void *user, const sr
         return sr_error_set(err, SR_ERR_NOMEM, NULL, 0, NULL, "out of memory");
     double value;
 
-    /* 1. Met at lo already: lo is the answer. */
+    /* 1. Met at lo already: the result is lo. */
     status = probe(&s, options->lo, &value, metrics, err);
     if (status != SR_OK)
         goto out;
     if (met(&s, value)) {
-        status = answer(&s, SR_CALIBRATE_MET_AT_LO, options->lo, err);
+        status = set_result(&s, SR_CALIBRATE_MET_AT_LO, options->lo, err);
         goto out;
     }
 
@@ -251,7 +251,7 @@ sr_status sr_calibrate_lambda(sr_calibrate_factory factory, void *user, const sr
         for (size_t i = 1; i < result->n_probes; i++)
             if (result->probes[i].value < result->probes[lowest].value)
                 lowest = i;
-        status = answer(&s, SR_CALIBRATE_UNREACHABLE, result->probes[lowest].lambda, err);
+        status = set_result(&s, SR_CALIBRATE_UNREACHABLE, result->probes[lowest].lambda, err);
         goto out;
     }
 
@@ -290,7 +290,7 @@ sr_status sr_calibrate_lambda(sr_calibrate_factory factory, void *user, const sr
         } else
             b = mid;
     }
-    status = answer(&s, SR_CALIBRATE_FOUND, f, err);
+    status = set_result(&s, SR_CALIBRATE_FOUND, f, err);
 
 out:
     free(metrics);

@@ -6,9 +6,9 @@
  * The envelope is built in two passes over the points sorted by cost
  * (ties: higher quality first, then lower index).  The first pass keeps the
  * staircase of points whose quality is strictly above every cheaper
- * point's: a mixture that uses a point off the staircase is matched or
- * beaten by the same mixture with the staircase point that dominates it,
- * so the envelope depends on the staircase alone.  The second pass is
+ * point's.  A mixture that uses a point off the staircase is matched or
+ * beaten by the same mixture with the staircase point that dominates it.
+ * The envelope therefore depends on the staircase alone.  The second pass is
  * Andrew's monotone chain for the upper hull of the staircase: a vertex is
  * dropped while it lies on or below the chord from the vertex before it to
  * the new point.  The staircase rises in both cost and quality, so the hull

@@ -349,7 +349,7 @@ static void print_result(FILE *out, const calibrate_args *args, const sr_dataset
     if (r->non_monotone_pairs > 0)
         fprintf(out,
                 "note: the realised value rose with lambda between %zu probe pairs (finite "
-                "data); the answer is the smallest probed lambda that meets the target\n",
+                "data); the result is the smallest probed lambda that meets the target\n",
                 r->non_monotone_pairs);
 }
 

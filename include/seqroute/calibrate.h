@@ -1,8 +1,9 @@
 /*
- * calibrate.h - choosing λ for a target: mean spend, bankruptcy rate or the
- * share of calls to one model at a given budget, by bisection on
- * validation data; the calibration file; and the drift of the realised
- * values from the target on other data (docs/CALIBRATION.md).
+ * calibrate.h - choosing λ for a target at a given budget, by bisection on
+ * validation data.  A target bounds the mean spend, the bankruptcy rate or
+ * the share of calls to one model.  Also the calibration file, and the
+ * drift of the realised values from the target on other data
+ * (docs/CALIBRATION.md).
  *
  * The three metrics fall as λ grows in expectation, because a larger λ
  * charges more for every call of a dear model.  On finite data they are step
@@ -42,7 +43,7 @@ typedef enum sr_calibrate_target {
 /* How the search ended. */
 typedef enum sr_calibrate_status {
     SR_CALIBRATE_FOUND = 0,      /* a crossing bracketed to the λ tolerance, or a close hit */
-    SR_CALIBRATE_MET_AT_LO = 1,  /* the target is met at lo already: lo is the answer */
+    SR_CALIBRATE_MET_AT_LO = 1,  /* the target is met at lo already: the result is lo */
     SR_CALIBRATE_UNREACHABLE = 2 /* not met even at the largest λ tried */
 } sr_calibrate_status;
 
@@ -79,10 +80,10 @@ typedef struct sr_calibrate_probe {
 
 typedef struct sr_calibrate_result {
     sr_calibrate_status status;
-    double lambda;           /* the answer */
-    sr_eval_metrics metrics; /* the evaluation at the answer */
-    double value;            /* the realised target metric at the answer */
-    double below_lambda;     /* the largest probe below the answer that misses; NAN if none */
+    double lambda;           /* the result */
+    sr_eval_metrics metrics; /* the evaluation at the result */
+    double value;            /* the realised target metric at the result */
+    double below_lambda;     /* the largest probe below the result that misses; NAN if none */
     double below_value;
     size_t non_monotone_pairs; /* probe pairs λ_i < λ_j with value_i < value_j */
     size_t n_probes;
@@ -120,7 +121,7 @@ const char *sr_calibrate_status_name(sr_calibrate_status status);
  * Finds λ for `options` by evaluating the policies of `factory` on `ds` at
  * starting budget `budget` (search described at the top of this file and
  * in docs/CALIBRATION.md), filling `result`.  An unreachable target is not
- * an error: the result says so and holds the probe with the lowest value.
+ * an error: the result has that status and the probe with the lowest value.
  * Errors: SR_ERR_INVALID for bad options (the message names the field),
  * and whatever the factory or sr_eval_policy returns.
  */
