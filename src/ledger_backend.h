@@ -33,8 +33,8 @@ typedef struct sr_ledger_backend_ops {
 } sr_ledger_backend_ops;
 
 /*
- * Opens a backend.  `location` is the URL without its scheme for SQLite
- * (the path) and the whole URL for Redis.  On success sets *ops and *impl.
+ * Opens a backend: SQLite takes the file path (the URL without "sqlite:"),
+ * Redis takes the whole URL.  On success sets *ops and *impl.
  */
 sr_status sr_ledger_sqlite_open(const char *path, const sr_ledger_options *options,
                                 const sr_ledger_backend_ops **ops, void **impl, sr_error *err);

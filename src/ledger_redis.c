@@ -5,9 +5,9 @@
  * EVAL when the server has lost its script cache), so each
  * check-and-update is atomic with respect to every other client.  The
  * client passes its clock reading to the script, so expiry follows the
- * injected clock in tests; processes sharing a server should keep their
- * clocks in sync (NTP), because the earliest clock decides when a
- * reservation is swept.
+ * injected clock in tests.  Processes sharing a server should keep their
+ * clocks in sync (NTP), because the first client whose clock passes an
+ * expiry time sweeps that reservation.
  *
  * Keys, under a prefix P (default "seqroute:"):
  *   P s:SESSION   hash: budget, spent, reserved, overdraft, created_ms
@@ -42,10 +42,10 @@
 #include <string.h>
 #include <sys/time.h>
 
-/* Longest key prefix; keeps keys short and bounded. */
+/* Maximum key prefix length, which keeps keys short. */
 #define LEDGER_REDIS_PREFIX_MAX 64
 
-/* Longest host name accepted in a URL. */
+/* Maximum host name length in a URL. */
 #define LEDGER_REDIS_HOST_MAX 255
 
 /* Largest database index accepted in a URL (Redis defaults to 16). */

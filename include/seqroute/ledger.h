@@ -52,8 +52,8 @@ extern "C" {
 /*
  * Largest single amount (budget, reservation or cost): 1e15 micro-units,
  * that is 1e9 cost units.  Redis scripts run in Lua 5.1, whose numbers are
- * doubles, so every total must stay below 2^53 to be exact; this bound
- * leaves room for thousands of maximal overdrafts before that.
+ * doubles, so every total must stay below 2^53 to be exact.  This bound
+ * leaves room for nine maximal settles before a session reaches that.
  */
 #define SR_LEDGER_MAX_AMOUNT INT64_C(1000000000000000)
 
@@ -61,7 +61,7 @@ extern "C" {
 #define SR_LEDGER_MAX_TOTAL INT64_C(9007199254740991)
 
 /*
- * Longest session or reservation id in bytes.  Ids are 1 to this many
+ * Maximum length of a session or reservation id in bytes.  Ids are 1 to this many
  * printable ASCII bytes (0x21 to 0x7e), so they are safe in Redis keys,
  * SQL text and log lines.
  */
@@ -70,7 +70,7 @@ extern "C" {
 /* Default reservation lifetime when neither the call nor the options set one. */
 #define SR_LEDGER_DEFAULT_TTL_MS INT64_C(300000)
 
-/* Longest reservation lifetime accepted: 30 days. */
+/* Maximum reservation lifetime: 30 days. */
 #define SR_LEDGER_MAX_TTL_MS INT64_C(2592000000)
 
 typedef struct sr_ledger sr_ledger;

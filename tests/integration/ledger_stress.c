@@ -38,7 +38,7 @@
 #define STREAM_AMOUNT 10
 #define STREAM_ACTUAL 7
 
-/* Longest id line read back from the log. */
+/* Maximum length of an id line read back from the log. */
 #define LOG_LINE_MAX 256
 
 typedef struct reserve_job {
