@@ -522,7 +522,7 @@ static sr_status run_tabular(fqe_run *run, sr_error *err)
             sum[p] = next;
         }
 
-        /* Residual of Q_{k+1} against the targets it was fitted to (sum now holds Q_{k+1}). */
+        /* Residual of Q_{k+1} against the targets it was fitted to (sum now contains Q_{k+1}). */
         double residual = 0;
         double total = 0;
         for (size_t i = 0; i < run->n; i++) {

@@ -183,9 +183,10 @@ bool sr_fqe_function_parse(const char *text, sr_fqe_function *function);
  * Errors: SR_ERR_INVALID for bad options or budgets, a policy named
  * "oracle", a policy action outside the catalogue, data that yields no
  * transition, features the data cannot supply, or a non-finite Q value
- * (the message names the iteration); SR_ERR_NOMEM when memory or
- * max_transitions runs out; statuses of the policy's begin_session.
- * On failure `result` is left empty.
+ * (the message names the iteration).  SR_ERR_NOMEM when memory runs out or
+ * the data relabels into more than max_transitions.  The policy's
+ * begin_session may return other statuses.  On failure `result` is left
+ * empty.
  */
 sr_status sr_fqe_evaluate(const sr_dataset *ds, sr_policy *policy, const double *budgets,
                           size_t n_budgets, const sr_fqe_options *options,

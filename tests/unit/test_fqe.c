@@ -297,7 +297,7 @@ static void test_tabular_counts_and_trace(void **state)
      */
     assert_true(fabs(r.budgets[2].trace[0] - 0.8) < EXACT_TOL);
 
-    /* Weighted transitions: at budget 10 the 8 paths x 8 sessions never go bankrupt. */
+    /* Dedupe: paths that share a prefix share its transitions, so the weighted count is larger. */
     assert_true(r.transitions > r.distinct_transitions);
     sr_fqe_result_free(&r);
     sr_dataset_free(&ds);
@@ -368,7 +368,7 @@ static void test_coverage_missing(void **state)
     assert_true(r.coverage_next == 0.0);
     sr_fqe_result_free(&r);
 
-    /* The same policy on weak-only data is always-weak's value exactly when π is weak. */
+    /* Weak-only data covers always-weak fully, so its estimate is exact. */
     sr_policy weak = make_policy("weak", weak_act);
     check_against_exact(&ds, &full, &weak, &o, EXACT_TOL);
     sr_dataset_free(&ds);
@@ -417,9 +417,9 @@ static void test_linear_reaches_exact(void **state)
 
 /*
  * Generated full-information data: the MLP estimate of always-cheapest and
- * the heuristic lands within 0.1 of the simulator's mean return (returns are
- * about 2.3 over 4 turns, so 0.1 is under 5%, or 0.025 quality per turn;
- * the measured gaps are at most 0.035).
+ * the heuristic lands within 0.1 of the simulator's mean return.  Returns
+ * are about 2.3 over 4 turns, so 0.1 is under 5%, or 0.025 quality per
+ * turn.  The measured gaps are at most 0.035.
  * Budgets are a tight and a loose fraction of C_ref.
  */
 static void test_mlp_on_synth_matches_simulator(void **state)
