@@ -12,7 +12,7 @@
  *
  * What the service keeps.  Nothing about sessions lives in the process:
  * budgets, spend and reservations are in the ledger, so a restart or a
- * second process sharing Redis sees the same state.  The turn index the
+ * second process sharing Redis reads the same state.  The turn index the
  * policy sees is the request's "turn" (default 0), because the ledger does
  * not count routes per session.  The reservation id carries the chosen
  * model's index ("BASE.K"), so a settle by token usage knows which prices
@@ -194,14 +194,21 @@ static void reply_ledger_error(serve_reply *reply, const sr_error *err, const ch
                 err->message[0] ? err->message : sr_status_name(err->status));
 }
 
-/* Times one ledger call for the histogram. */
-#define LEDGER_CALL(server, call)                                                                \
-    ({                                                                                           \
-        const uint64_t started_ = now_ns();                                                      \
-        const sr_status status_ = (call);                                                        \
-        serve_metrics_ledger(&(server)->metrics, now_ns() - started_);                           \
-        status_;                                                                                 \
-    })
+/* Start time of the ledger call this thread is making (calls never nest). */
+static _Thread_local uint64_t ledger_started;
+
+/* Records the ledger call that started at `ledger_started` and passes its status on. */
+static sr_status ledger_finish(sr_server *server, sr_status status)
+{
+    serve_metrics_ledger(&server->metrics, now_ns() - ledger_started);
+    return status;
+}
+
+/*
+ * Times one ledger call for the histogram.  The comma operator reads the
+ * clock before `call` runs, which function arguments alone would not order.
+ */
+#define LEDGER_CALL(server, call) (ledger_started = now_ns(), ledger_finish((server), (call)))
 
 static double units(int64_t micros)
 {

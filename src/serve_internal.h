@@ -3,7 +3,7 @@
  * the metrics the handlers count and /metrics renders (serve_metrics.c).
  *
  * Counters are C11 atomics updated with relaxed ordering: each is an
- * independent tally, and a scrape that sees one counter a request ahead of
+ * independent tally, and a scrape that reads one counter a request ahead of
  * another is fine for Prometheus.
  */
 #ifndef SEQROUTE_SERVE_INTERNAL_H

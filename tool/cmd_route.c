@@ -4,7 +4,7 @@
  * involved: the budget given is the remaining budget.  The decision is the
  * one `seqroute serve` would make (sr_route_decide), reservation mask
  * included.  Exit codes: 0 with a decision (also when it is a refusal, which
- * the JSON says), 1 for a bad policy file or turn, 2 for a bad command line.
+ * the JSON reports), 1 for a bad policy file or turn, 2 for a bad command line.
  */
 #include <getopt.h>
 #include <math.h>

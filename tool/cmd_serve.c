@@ -3,7 +3,7 @@
  *
  * The command parses options into an sr_serve_config, blocks SIGTERM and
  * SIGINT before any thread starts (so every thread inherits the mask and
- * only sigwait here sees them), starts the server and waits for one of the
+ * only sigwait here receives them), starts the server and waits for one of the
  * two signals; then sr_server_stop drains requests in flight and stops.
  * Logs go to standard error, one "TIME level=L event key=value" line each.
  * Exit codes: 0 after a clean stop, 1 when the server cannot start (policy,

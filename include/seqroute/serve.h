@@ -19,7 +19,7 @@
  *              output tokens; a model priced per call reserves that price.
  *
  * When the λ rule's favourite is masked the decision degrades to the best
- * unmasked model and says why; when every model is masked it is refused.
+ * unmasked model and reports why; when every model is masked it is refused.
  *
  * Thread-safety: sr_route_decide uses the policy's scratch buffers, so calls
  * on one sr_qpolicy must not overlap (the server keeps one policy copy per
