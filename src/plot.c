@@ -26,6 +26,7 @@
 
 #include <cairo-svg.h>
 #include <cairo.h>
+#include <fontconfig/fontconfig.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -986,6 +987,12 @@ static void paint(sr_plot *plot, cairo_t *cr)
         paint_series(cr, pn);
         paint_legend(cr, pn);
     }
+}
+
+void sr_plot_release_caches(void)
+{
+    cairo_debug_reset_static_data();
+    FcFini();
 }
 
 /* ---- output ----------------------------------------------------------------------- */

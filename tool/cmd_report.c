@@ -112,7 +112,9 @@ int cmd_report(int argc, char **argv)
     sr_error err;
     sr_error_clear(&err);
     sr_report_summary summary;
-    if (sr_report_write(&opt, &summary, &err) != SR_OK) {
+    const sr_status status = sr_report_write(&opt, &summary, &err);
+    sr_plot_release_caches(); /* the tool draws nothing more */
+    if (status != SR_OK) {
         cli_report_error(&err);
         return err.status == SR_ERR_INVALID && err.path[0] == '\0' ? CLI_EXIT_USAGE
                                                                     : CLI_EXIT_FAILURE;

@@ -156,6 +156,14 @@ bool sr_plot_data_to_pixel(sr_plot *plot, int panel, double x, double y, double 
 size_t sr_plot_nice_ticks(double lo, double hi, sr_plot_scale scale, int target, double *ticks,
                           size_t max);
 
+/*
+ * Frees the font caches cairo keeps for the whole process (faces and
+ * fontconfig patterns), so leak checkers see a clean exit.  Call at most
+ * once, at exit, when no thread is drawing; drawing afterwards still works
+ * but reloads the fonts.
+ */
+void sr_plot_release_caches(void);
+
 /* The i-th colour of the categorical palette (wraps around). */
 sr_plot_rgb sr_plot_palette(size_t i);
 

@@ -433,5 +433,7 @@ int main(void)
         cmocka_unit_test(output_is_deterministic),
         cmocka_unit_test(log_axis_with_colorbar_and_bad_points),
     };
-    return cmocka_run_group_tests(tests, make_tmp_dir, remove_tmp_dir);
+    const int failed = cmocka_run_group_tests(tests, make_tmp_dir, remove_tmp_dir);
+    sr_plot_release_caches();
+    return failed;
 }

@@ -501,5 +501,7 @@ int main(void)
         cmocka_unit_test(bad_curves_write_nothing),
         cmocka_unit_test(out_dir_that_is_a_file),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    const int failed = cmocka_run_group_tests(tests, setup, teardown);
+    sr_plot_release_caches();
+    return failed;
 }
