@@ -593,9 +593,9 @@ static void print_frontier_summary(FILE *out, const sr_eval_report *report)
 
     fprintf(out, "\nFrontiers.  AIQ: the mean, over a cost range shared by all policies at a "
                  "budget, of the best\nmean quality that mixing a policy's configurations per "
-                 "session reaches at that mean cost,\nwith always-cheapest as the anchor every "
-                 "sweep reaches (docs/EVALUATION.md).  Pareto: points\nno other point of the "
-                 "same policy beats in cost, quality and bankruptcy rate together.\n");
+                 "session reaches at that mean cost,\nwith always-cheapest's point added to "
+                 "every policy as the anchor (docs/EVALUATION.md).\nPareto: points no other "
+                 "point of the same policy beats in cost, quality and bankruptcy rate.\n");
     for (size_t b = 0; b < report->n_budgets; b++) {
         const size_t first = b * per_budget;
         const sr_eval_aiq_range *range = &report->aiq_ranges[b];
