@@ -1,9 +1,9 @@
 /*
  * bench_decide.c - in-process route decision latency (p50, p99) and
  * decisions per second, for the default Q-network of seqroute train fed
- * with 384-float sentence embeddings (all-MiniLM-L6-v2's width) plus the budget (385 inputs), hidden [512, 256, 256], 2 models.  The
- * network is untrained (He initialisation, seed 1): latency does not depend
- * on the weights' values.
+ * with 384-float sentence embeddings (all-MiniLM-L6-v2's width) plus the budget (385 inputs),
+ * hidden [512, 256, 256], 2 models.  The network is untrained (He initialisation, seed 1): latency
+ * does not depend on the weights' values.
  *
  * One decision is sr_route_decide: copy and check the embedding, encode the
  * state, run the network on one row, apply the ĉ mask, the reservation mask
@@ -156,8 +156,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_decide: out of memory\n");
         return 1;
     }
-    static const char *const words[] = {"prove", "the", "integral", "of", "code", "travel",
-                                        "recipe", "why", "does", "python", "loop", "fail"};
+    static const char *const words[] = {"prove",  "the", "integral", "of",     "code", "travel",
+                                        "recipe", "why", "does",     "python", "loop", "fail"};
     for (int t = 0; t < TURNS; t++) {
         for (int i = 0; i < EMBEDDING_DIM; i++)
             embeddings[t * EMBEDDING_DIM + i] = (float)(0.2 * sr_rng_uniform(&rng) - 0.1);
@@ -217,8 +217,8 @@ int main(int argc, char **argv)
     const double p999 = times[(size_t)(0.999 * (decisions - 1))];
     printf("features=%s inputs=%d hidden=512,256,256 models=2 threads=%d decisions=%d "
            "p50_us=%.2f p99_us=%.2f p999_us=%.2f decisions_per_s=%.0f (chosen strong=%d weak=%d)\n",
-           text ? "text" : "embedding", sr_state_dim(&policy->state), threads, decisions,
-           p50 * 1e6, p99 * 1e6, p999 * 1e6, decisions / total, chosen[0], chosen[1]);
+           text ? "text" : "embedding", sr_state_dim(&policy->state), threads, decisions, p50 * 1e6,
+           p99 * 1e6, p999 * 1e6, decisions / total, chosen[0], chosen[1]);
 
     free(embeddings);
     free(texts);

@@ -58,7 +58,8 @@
 /* Decide-and-reserve rounds before a route gives up under contention. */
 #define ROUTE_ATTEMPTS 4
 
-/* Largest token count in a usage object: far above any context window, small enough to price exactly. */
+/* Largest token count in a usage object: far above any context window, small enough to price
+ * exactly. */
 #define MAX_USAGE_TOKENS 1e12
 
 /* Longest base of a reservation id: the ledger's limit minus ".K" for K < 1000. */
@@ -128,12 +129,12 @@ static void log_safe(char *out, size_t size, const char *text)
 }
 
 /* Fills `reply` with the error body {"error": {"code", "message"}} and logs it. */
-static void reply_error(serve_reply *reply, unsigned status, const char *code,
-                        const char *method, const char *url, const char *format, ...)
+static void reply_error(serve_reply *reply, unsigned status, const char *code, const char *method,
+                        const char *url, const char *format, ...)
     __attribute__((format(printf, 6, 7)));
 
-static void reply_error(serve_reply *reply, unsigned status, const char *code,
-                        const char *method, const char *url, const char *format, ...)
+static void reply_error(serve_reply *reply, unsigned status, const char *code, const char *method,
+                        const char *url, const char *format, ...)
 {
     char message[SR_ERROR_MESSAGE_MAX];
     va_list args;
@@ -327,8 +328,8 @@ static void handle_session_create(sr_server *server, const json_t *body, serve_r
     }
     sr_ledger_session session;
     bool created = false;
-    if (LEDGER_CALL(server, sr_ledger_session_create(server->ledger, id, micros, &session,
-                                                     &created, &err)) != SR_OK) {
+    if (LEDGER_CALL(server, sr_ledger_session_create(server->ledger, id, micros, &session, &created,
+                                                     &err)) != SR_OK) {
         reply_ledger_error(reply, &err, "unknown_session", method, url);
         return;
     }
@@ -439,8 +440,8 @@ static bool route_replay(sr_server *server, const char *base, const char *sessio
             return true;
         }
         reply->status = 200;
-        reply->body = json_pack("{s:{}, s:[], s:b, s:n}", "q_values", "masked", "degraded", 0,
-                                "reason");
+        reply->body =
+            json_pack("{s:{}, s:[], s:b, s:n}", "q_values", "masked", "degraded", 0, "reason");
         if (reply->body)
             route_reply_fields(policy, reply->body, &reservation, k, session_id, true);
         return true;
@@ -530,15 +531,14 @@ static void handle_route(sr_server *server, const json_t *body, serve_reply *rep
                                       .embedding = embedding,
                                       .embedding_dim = embedding_dim,
                                       .turn = (int)turn,
-                                      .remaining = session.remaining > 0 ? units(session.remaining)
-                                                                         : 0.0,
+                                      .remaining =
+                                          session.remaining > 0 ? units(session.remaining) : 0.0,
                                       .lambda = lambda};
         sr_route_result result;
-        const sr_status decided =
-            sr_route_decide(worker->policy, &server->config.reserve, &input, worker->scratch,
-                            &result, &err);
-        json_t *explained = decided == SR_OK ? sr_route_result_json(worker->policy, &input, &result)
-                                             : NULL;
+        const sr_status decided = sr_route_decide(worker->policy, &server->config.reserve, &input,
+                                                  worker->scratch, &result, &err);
+        json_t *explained =
+            decided == SR_OK ? sr_route_result_json(worker->policy, &input, &result) : NULL;
         worker_release(server, worker);
         const sr_qpolicy *policy = server->workers[0].policy;
 
@@ -576,10 +576,10 @@ static void handle_route(sr_server *server, const json_t *body, serve_reply *rep
         char id[SR_LEDGER_ID_MAX + 1];
         snprintf(id, sizeof(id), "%s.%d", base, result.model);
         sr_ledger_reservation reservation;
-        const sr_status reserved = LEDGER_CALL(
-            server, sr_ledger_reserve(server->ledger, session_id, id, amount,
-                                      server->config.reservation_ttl_seconds * 1000, &reservation,
-                                      &err));
+        const sr_status reserved =
+            LEDGER_CALL(server, sr_ledger_reserve(server->ledger, session_id, id, amount,
+                                                  server->config.reservation_ttl_seconds * 1000,
+                                                  &reservation, &err));
         if (reserved == SR_ERR_REJECTED) {
             json_decref(explained);
             if (attempt + 1 < ROUTE_ATTEMPTS)
@@ -632,8 +632,7 @@ static bool usage_tokens(const json_t *usage, const char *key, double *out, serv
     const double x = json_is_number(value) ? json_number_value(value) : NAN;
     if (!isfinite(x) || x < 0 || x != floor(x) || x > MAX_USAGE_TOKENS) {
         reply_error(reply, 400, "invalid_field", method, url,
-                    "field usage.%s must be a whole number from 0 to %.0f", key,
-                    MAX_USAGE_TOKENS);
+                    "field usage.%s must be a whole number from 0 to %.0f", key, MAX_USAGE_TOKENS);
         return false;
     }
     *out = x;
@@ -751,10 +750,10 @@ static void handle_release(sr_server *server, const json_t *body, serve_reply *r
         return;
     }
     reply->status = 200;
-    reply->body = json_pack("{s:s, s:s, s:s, s:b, s:f, s:I}", "reservation_id", r.id,
-                            "session_id", r.session_id, "state", sr_ledger_state_name(r.state),
-                            "replayed", r.replayed, "remaining", units(r.session.remaining),
-                            "remaining_micro", (json_int_t)r.session.remaining);
+    reply->body = json_pack("{s:s, s:s, s:s, s:b, s:f, s:I}", "reservation_id", r.id, "session_id",
+                            r.session_id, "state", sr_ledger_state_name(r.state), "replayed",
+                            r.replayed, "remaining", units(r.session.remaining), "remaining_micro",
+                            (json_int_t)r.session.remaining);
 }
 
 static void handle_health(sr_server *server, serve_reply *reply, const char *method,
@@ -779,12 +778,13 @@ static enum MHD_Result send_reply(sr_server *server, struct MHD_Connection *conn
 {
     if (!reply->body) {
         reply->status = 500;
-        reply->body = json_pack("{s:{s:s, s:s}}", "error", "code", "internal", "message",
-                                "out of memory");
+        reply->body =
+            json_pack("{s:{s:s, s:s}}", "error", "code", "internal", "message", "out of memory");
     }
-    char *text = reply->body ? json_dumps(reply->body, JSON_COMPACT | JSON_REAL_PRECISION(17))
-                             : NULL;
-    static const char fallback[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+    char *text =
+        reply->body ? json_dumps(reply->body, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+    static const char fallback[] =
+        "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
     struct MHD_Response *response =
         text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
              : MHD_create_response_from_buffer(sizeof(fallback) - 1, (void *)fallback,
@@ -801,8 +801,8 @@ static enum MHD_Result send_reply(sr_server *server, struct MHD_Connection *conn
     return queued;
 }
 
-static enum MHD_Result send_text(sr_server *server, struct MHD_Connection *connection,
-                                 char *text, size_t length)
+static enum MHD_Result send_text(sr_server *server, struct MHD_Connection *connection, char *text,
+                                 size_t length)
 {
     struct MHD_Response *response =
         MHD_create_response_from_buffer(length, text, MHD_RESPMEM_MUST_FREE);
@@ -827,8 +827,8 @@ static json_t *parse_body(const serve_request *request, serve_reply *reply, cons
     if (!body) {
         const bool utf8 = json_error_code(&jerr) == json_error_invalid_utf8;
         reply_error(reply, 400, utf8 ? "invalid_utf8" : "malformed_json", method, url,
-                    "the body is not %s: %s at byte %d",
-                    utf8 ? "valid UTF-8" : "valid JSON", jerr.text, jerr.position);
+                    "the body is not %s: %s at byte %d", utf8 ? "valid UTF-8" : "valid JSON",
+                    jerr.text, jerr.position);
         return NULL;
     }
     if (!json_is_object(body)) {
@@ -892,9 +892,8 @@ static void dispatch(sr_server *server, const char *method, const char *url,
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **context)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **context)
 {
     (void)version;
     sr_server *server = cls;
@@ -1081,16 +1080,15 @@ static sr_status check_config(const sr_serve_config *c, sr_error *err)
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "port", "port %d is not 0 to 65535",
                             c->port);
     if (c->threads < 1 || c->threads > 256)
-        return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "threads",
-                            "%d threads; give 1 to 256", c->threads);
+        return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "threads", "%d threads; give 1 to 256",
+                            c->threads);
     if (c->max_body_bytes < 64 || c->max_body_bytes > (64u << 20))
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "max_body_bytes",
                             "body limit %zu bytes; give 64 B to 64 MiB", c->max_body_bytes);
     if (c->max_connections < 1 || c->timeout_seconds < 1)
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "max_connections",
                             "the connection limit and timeout must be at least 1");
-    if (c->reservation_ttl_seconds < 1 ||
-        c->reservation_ttl_seconds * 1000 > SR_LEDGER_MAX_TTL_MS)
+    if (c->reservation_ttl_seconds < 1 || c->reservation_ttl_seconds * 1000 > SR_LEDGER_MAX_TTL_MS)
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "reservation_ttl",
                             "reservation lifetime %" PRId64 " s; give 1 s to 30 days",
                             c->reservation_ttl_seconds);
@@ -1180,18 +1178,18 @@ sr_status sr_server_start(const sr_serve_config *config, sr_server **out, sr_err
     server->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
         (uint16_t)config->port, NULL, NULL, on_request, server, MHD_OPTION_EXTERNAL_LOGGER,
-        on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&address, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)config->threads,
-        MHD_OPTION_CONNECTION_LIMIT, config->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        config->timeout_seconds, MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
-        MHD_OPTION_END);
+        on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&address,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)config->threads, MHD_OPTION_CONNECTION_LIMIT,
+        config->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, config->timeout_seconds,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server, MHD_OPTION_END);
     if (!server->daemon) {
         server_free(server);
         return sr_error_set(err, SR_ERR_IO, NULL, 0, "listen",
                             "cannot listen on %s:%d (is the port in use?)", config->host,
                             config->port);
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
     server->port = info ? (int)info->port : config->port;
 
     char ledger[300];
@@ -1236,8 +1234,7 @@ void sr_server_stop(sr_server *server)
 
     MHD_stop_daemon(server->daemon);
     server->daemon = NULL;
-    sr_log(abandoned > 0 ? SR_LOG_WARN : SR_LOG_INFO,
-           "serve_stop requests=%llu abandoned=%d",
+    sr_log(abandoned > 0 ? SR_LOG_WARN : SR_LOG_INFO, "serve_stop requests=%llu abandoned=%d",
            (unsigned long long)atomic_load(&server->requests), abandoned);
     server_free(server);
 }

@@ -50,10 +50,9 @@ sr_status sr_reserve_parse(const char *text, sr_reserve_config *config, sr_error
     const bool ok = end != value && *end == '\0' && isfinite(number) &&
                     (parsed.rule == SR_RESERVE_MEAN ? number >= 1.0 : number > 0.0);
     if (!ok)
-        return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "reserve",
-                            "reservation rule '%s' needs %s", text,
-                            parsed.rule == SR_RESERVE_MEAN ? "a finite factor >= 1"
-                                                           : "a finite token count > 0");
+        return sr_error_set(
+            err, SR_ERR_INVALID, NULL, 0, "reserve", "reservation rule '%s' needs %s", text,
+            parsed.rule == SR_RESERVE_MEAN ? "a finite factor >= 1" : "a finite token count > 0");
     if (parsed.rule == SR_RESERVE_MEAN)
         parsed.factor = number;
     else
@@ -202,8 +201,8 @@ json_t *sr_route_result_json(const sr_qpolicy *policy, const sr_route_input *inp
         const char *name = policy->models[a].name;
         put(q_values, name, json_real(d->q[a]), &ok);
         put(scores, name, json_real(d->score[a]), &ok);
-        put(reserve, name, isfinite(result->reserve[a]) ? json_real(result->reserve[a]) : json_null(),
-            &ok);
+        put(reserve, name,
+            isfinite(result->reserve[a]) ? json_real(result->reserve[a]) : json_null(), &ok);
         if (result->mask[a] == SR_MASK_NONE)
             continue;
         json_t *entry = json_pack("{s:s, s:s, s:f}", "model", name, "reason",
@@ -218,7 +217,8 @@ json_t *sr_route_result_json(const sr_qpolicy *policy, const sr_route_input *inp
 
     char reason[3 * SR_MAX_NAME_BYTES + 128] = "";
     if (result->degraded)
-        snprintf(reason, sizeof(reason), "preferred model %s is masked (%s); %s is the best "
+        snprintf(reason, sizeof(reason),
+                 "preferred model %s is masked (%s); %s is the best "
                  "affordable model",
                  policy->models[result->preferred].name,
                  sr_mask_reason_name(result->mask[result->preferred]),

@@ -22,12 +22,17 @@ typedef enum serve_refusal {
 } serve_refusal;
 
 /* Upper bounds in seconds of the ledger latency histogram (a +Inf bucket follows). */
-#define SERVE_LEDGER_BUCKETS                                                                     \
-    {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0}
+#define SERVE_LEDGER_BUCKETS                                                                       \
+    {                                                                                              \
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0           \
+    }
 #define SERVE_N_LEDGER_BUCKETS 12
 
 /* HTTP statuses the service answers with, for seqroute_http_responses_total. */
-#define SERVE_STATUSES {200, 201, 400, 402, 404, 405, 409, 413, 422, 500, 503}
+#define SERVE_STATUSES                                                                             \
+    {                                                                                              \
+        200, 201, 400, 402, 404, 405, 409, 413, 422, 500, 503                                      \
+    }
 #define SERVE_N_STATUSES 11
 
 typedef struct serve_metrics {
@@ -56,7 +61,6 @@ void serve_metrics_response(serve_metrics *metrics, unsigned status);
  * malloc'd string the caller frees; `open_reservations` is the ledger's
  * count, or -1 when it could not be read.  Returns NULL when out of memory.
  */
-char *serve_metrics_render(serve_metrics *metrics, int64_t open_reservations,
-                           size_t *out_length);
+char *serve_metrics_render(serve_metrics *metrics, int64_t open_reservations, size_t *out_length);
 
 #endif /* SEQROUTE_SERVE_INTERNAL_H */

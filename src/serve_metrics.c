@@ -14,8 +14,7 @@
 
 static const double LEDGER_BUCKETS[SERVE_N_LEDGER_BUCKETS] = SERVE_LEDGER_BUCKETS;
 static const unsigned STATUSES[SERVE_N_STATUSES] = SERVE_STATUSES;
-static const char *const REFUSAL_NAMES[SERVE_REFUSAL_COUNT] = {"no_affordable_model",
-                                                               "contention"};
+static const char *const REFUSAL_NAMES[SERVE_REFUSAL_COUNT] = {"no_affordable_model", "contention"};
 
 void serve_metrics_init(serve_metrics *metrics, const sr_qpolicy *policy)
 {
@@ -73,8 +72,7 @@ static void put_label(FILE *out, const char *name)
     }
 }
 
-char *serve_metrics_render(serve_metrics *metrics, int64_t open_reservations,
-                           size_t *out_length)
+char *serve_metrics_render(serve_metrics *metrics, int64_t open_reservations, size_t *out_length)
 {
     char *text = NULL;
     size_t length = 0;

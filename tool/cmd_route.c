@@ -38,12 +38,15 @@ static void print_help(FILE *out)
 
 int cmd_route(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"policy", required_argument, NULL, 'p'}, {"budget", required_argument, NULL, 'b'},
-        {"text", required_argument, NULL, 't'},   {"embedding", required_argument, NULL, 'e'},
-        {"lambda", required_argument, NULL, 'l'}, {"turn", required_argument, NULL, 'n'},
-        {"reserve", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option options[] = {{"policy", required_argument, NULL, 'p'},
+                                            {"budget", required_argument, NULL, 'b'},
+                                            {"text", required_argument, NULL, 't'},
+                                            {"embedding", required_argument, NULL, 'e'},
+                                            {"lambda", required_argument, NULL, 'l'},
+                                            {"turn", required_argument, NULL, 'n'},
+                                            {"reserve", required_argument, NULL, 'r'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
     const char *policy_path = NULL;
     const char *text = NULL;
     const char *embedding_text = NULL;

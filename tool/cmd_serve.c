@@ -54,8 +54,7 @@ static bool parse_listen(const char *text, char *host, size_t host_size, int *po
 {
     const char *colon = strrchr(text, ':');
     if (!colon || colon == text || (size_t)(colon - text) >= host_size) {
-        cli_usage_error(COMMAND, "--listen '%s' must be HOST:PORT, such as 127.0.0.1:8080",
-                        text);
+        cli_usage_error(COMMAND, "--listen '%s' must be HOST:PORT, such as 127.0.0.1:8080", text);
         return false;
     }
     memcpy(host, text, (size_t)(colon - text));
@@ -65,22 +64,21 @@ static bool parse_listen(const char *text, char *host, size_t host_size, int *po
 
 int cmd_serve(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"policy", required_argument, NULL, 'p'},
-        {"listen", required_argument, NULL, 'L'},
-        {"ledger", required_argument, NULL, 'g'},
-        {"threads", required_argument, NULL, 't'},
-        {"reserve", required_argument, NULL, 'r'},
-        {"reservation-ttl", required_argument, NULL, 'e'},
-        {"cached-input-factor", required_argument, NULL, 'c'},
-        {"lambda", required_argument, NULL, 'l'},
-        {"max-body", required_argument, NULL, 'b'},
-        {"max-connections", required_argument, NULL, 'm'},
-        {"timeout", required_argument, NULL, 'o'},
-        {"drain", required_argument, NULL, 'd'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option options[] = {{"policy", required_argument, NULL, 'p'},
+                                            {"listen", required_argument, NULL, 'L'},
+                                            {"ledger", required_argument, NULL, 'g'},
+                                            {"threads", required_argument, NULL, 't'},
+                                            {"reserve", required_argument, NULL, 'r'},
+                                            {"reservation-ttl", required_argument, NULL, 'e'},
+                                            {"cached-input-factor", required_argument, NULL, 'c'},
+                                            {"lambda", required_argument, NULL, 'l'},
+                                            {"max-body", required_argument, NULL, 'b'},
+                                            {"max-connections", required_argument, NULL, 'm'},
+                                            {"timeout", required_argument, NULL, 'o'},
+                                            {"drain", required_argument, NULL, 'd'},
+                                            {"verbose", no_argument, NULL, 'v'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
     sr_serve_config config;
     sr_serve_config_default(&config);
     char host[64] = "127.0.0.1";

@@ -85,22 +85,22 @@ const char *sr_mask_reason_name(sr_mask_reason reason);
 
 /* What one turn asks for. */
 typedef struct sr_route_input {
-    const char *text;       /* the user turn, `text_len` bytes, or NULL */
+    const char *text; /* the user turn, `text_len` bytes, or NULL */
     size_t text_len;
     const float *embedding; /* `embedding_dim` floats, or NULL */
     int embedding_dim;
-    int turn;               /* 0-based index of the turn in its session */
-    double remaining;       /* budget left in cost units: budget - spent - reserved */
-    double lambda;          /* trade-off of the λ rule, finite */
+    int turn;         /* 0-based index of the turn in its session */
+    double remaining; /* budget left in cost units: budget - spent - reserved */
+    double lambda;    /* trade-off of the λ rule, finite */
 } sr_route_input;
 
 /* An explained route decision. */
 typedef struct sr_route_result {
-    sr_decision decision; /* the policy's own decision (Q values, scores, ĉ mask) */
-    int model;            /* the model to call, or -1 when refused */
-    int preferred;        /* argmax of the λ rule before any mask */
-    bool degraded;        /* preferred was masked; model is the best unmasked one */
-    bool refused;         /* every model is masked */
+    sr_decision decision;               /* the policy's own decision (Q values, scores, ĉ mask) */
+    int model;                          /* the model to call, or -1 when refused */
+    int preferred;                      /* argmax of the λ rule before any mask */
+    bool degraded;                      /* preferred was masked; model is the best unmasked one */
+    bool refused;                       /* every model is masked */
     double reserve[SR_MAX_MODELS];      /* reservation of each model, cost units */
     sr_mask_reason mask[SR_MAX_MODELS]; /* SR_MASK_NONE for an unmasked model */
 } sr_route_result;
@@ -139,18 +139,18 @@ json_t *sr_route_result_json(const sr_qpolicy *policy, const sr_route_input *inp
 /* ---- the HTTP service ----------------------------------------------------------- */
 
 typedef struct sr_serve_config {
-    const char *policy_path; /* policy file, required */
-    const char *host;        /* IPv4 address to listen on (default 127.0.0.1) */
-    int port;                /* TCP port; 0 picks a free one (see sr_server_port) */
-    const char *ledger;      /* "sqlite:PATH" or "redis://HOST:PORT" */
-    int threads;             /* worker threads, one policy copy each (default 4) */
-    size_t max_body_bytes;   /* largest request body (default 64 KiB) */
-    unsigned max_connections; /* open connections at once (default 256) */
-    unsigned timeout_seconds; /* idle time before a connection is closed (default 10) */
-    unsigned drain_seconds;  /* longest wait for requests in flight at stop (default 10) */
+    const char *policy_path;         /* policy file, required */
+    const char *host;                /* IPv4 address to listen on (default 127.0.0.1) */
+    int port;                        /* TCP port; 0 picks a free one (see sr_server_port) */
+    const char *ledger;              /* "sqlite:PATH" or "redis://HOST:PORT" */
+    int threads;                     /* worker threads, one policy copy each (default 4) */
+    size_t max_body_bytes;           /* largest request body (default 64 KiB) */
+    unsigned max_connections;        /* open connections at once (default 256) */
+    unsigned timeout_seconds;        /* idle time before a connection is closed (default 10) */
+    unsigned drain_seconds;          /* longest wait for requests in flight at stop (default 10) */
     int64_t reservation_ttl_seconds; /* reservations expire after this (default 600) */
-    double cached_input_factor; /* price of a cached input token / an input token (0.5) */
-    double default_lambda;      /* λ when a request gives none (default 0) */
+    double cached_input_factor;      /* price of a cached input token / an input token (0.5) */
+    double default_lambda;           /* λ when a request gives none (default 0) */
     sr_reserve_config reserve;
 } sr_serve_config;
 
