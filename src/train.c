@@ -1035,6 +1035,9 @@ static void report(train_run *run, int64_t step, sr_train_progress *progress)
         progress->td = run->sum_td / (double)run->window;
         progress->cql = run->sum_cql / (double)run->window;
         progress->mean_q = run->sum_q / (double)run->window;
+        /* The myopic router's update computes the CQL term but does not optimise it. */
+        if (run->config.algo == SR_QPOLICY_ALGO_MYOPIC)
+            progress->cql = NAN;
     }
     progress->best_val_return = run->has_best ? run->best_val_return : NAN;
     progress->best_step = run->best_step;

@@ -301,6 +301,60 @@ static void train_resume_matches_straight(void **unused)
     sr_dataset_free(&train);
 }
 
+/*
+ * N steps straight and N/2 plus a resume give one file for a variant; the
+ * resume is called with the variant switched off, so the checkpoint must
+ * restore it.
+ */
+static void assert_resume_matches(bool lambda_conditioned, sr_cql_algo algo)
+{
+    sr_error err;
+    sr_dataset train;
+    build_tiny(&train, SESSIONS);
+    char straight[256];
+    char resumed[256];
+    char checkpoint[256];
+    temp_path(straight, sizeof(straight), "variant-straight.policy");
+    temp_path(resumed, sizeof(resumed), "variant-resumed.policy");
+    temp_path(checkpoint, sizeof(checkpoint), "variant-half.ckpt");
+
+    sr_train_config config;
+    sr_train_result result;
+    tiny_config(&config, straight);
+    config.algo = algo;
+    config.lambda_conditioned = lambda_conditioned;
+    config.lambda_max = 2.0;
+    config.steps = 300;
+    config.eval_every = 100;
+    if (sr_train_run(&train, &train, &config, NULL, &result, &err) != SR_OK)
+        fail_msg("%s", err.message);
+
+    config.out_path = resumed;
+    config.checkpoint_path = checkpoint;
+    config.steps = 150;
+    assert_int_equal(sr_train_run(&train, &train, &config, NULL, &result, &err), SR_OK);
+    config.steps = 300;
+    config.algo = SR_CQL_ALGO_CQL;
+    config.lambda_conditioned = false;
+    config.lambda_max = 1.0;
+    config.checkpoint_path = NULL;
+    if (sr_train_run(&train, &train, &config, checkpoint, &result, &err) != SR_OK)
+        fail_msg("%s", err.message);
+    assert_same_file(straight, resumed);
+
+    remove(straight);
+    remove(resumed);
+    remove(checkpoint);
+    sr_dataset_free(&train);
+}
+
+static void train_resume_variants(void **unused)
+{
+    (void)unused;
+    assert_resume_matches(true, SR_CQL_ALGO_CQL);
+    assert_resume_matches(false, SR_QPOLICY_ALGO_MYOPIC);
+}
+
 /* Injects a NaN reward at step 5. */
 static void poison_rewards(int64_t step, float *rewards, uint8_t *terminal, int count,
                            void *user_data)
@@ -549,6 +603,7 @@ int main(void)
         cmocka_unit_test(train_lambda_reward_by_hand),
         cmocka_unit_test(train_lambda_sampler_range),
         cmocka_unit_test(train_lambda_conditioned_tiny),
+        cmocka_unit_test(train_resume_variants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
