@@ -5,8 +5,9 @@
 #   hindsight oracle at three budget levels.
 # Usage: scripts/demo.sh [SEQROUTE_BINARY] [OUT_DIR]
 # Writes OUT_DIR/sessions.jsonl, the three splits, the two policy files,
-# eval.txt (the table) and eval.json (the same rows as JSON).  About two
-# minutes on two cores.
+# eval.txt (the table), eval.json (the same rows as JSON), cql.curves.csv
+# and report/ (plots and index.html, see docs/REPORT.md).  About two minutes
+# on two cores.
 set -euo pipefail
 bin=${1:-build/seqroute}
 out=${2:-out}
@@ -28,7 +29,7 @@ echo "demo: splitting 80/10/10 by session" >&2
 echo "demo: training CQL (10000 steps) and behaviour cloning (3000 steps)" >&2
 "$bin" train --data "$out/train.jsonl" --val "$out/val.jsonl" --out "$out/cql.policy" \
   --algo cql --steps 10000 --hidden 256,128,128 --eval-every 1000 --log-every 2000 \
-  --threads "$threads" --seed "$seed" --progress lines
+  --threads "$threads" --seed "$seed" --progress lines --curves "$out/cql.curves.csv"
 "$bin" train --data "$out/train.jsonl" --val "$out/val.jsonl" --out "$out/bc.policy" \
   --algo bc --steps 3000 --hidden 256,128,128 --eval-every 1000 --log-every 1000 \
   --threads "$threads" --seed "$seed" --progress lines
@@ -42,3 +43,9 @@ echo "demo: evaluating on the test split" >&2
   --budget-frac 0.30,0.50,0.70 --seed "$seed" --json "$out/eval.json" | tee "$out/eval.txt"
 
 echo "demo: wrote $out/eval.txt and $out/eval.json" >&2
+
+# The report: plots (PNG, SVG), the CSV behind each, and index.html with the
+# tables (docs/REPORT.md).
+echo "demo: writing the report" >&2
+"$bin" report --eval "$out/eval.json" --curves "$out/cql.curves.csv" --out "$out/report"
+echo "demo: open $out/report/index.html" >&2
