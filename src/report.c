@@ -8,9 +8,9 @@
  * bad input leaves no half report behind.
  *
  * Rows are grouped into policy families by name, in order of first
- * appearance.  A family whose rows carry `lambda` is swept over λ, one whose
- * rows carry `reserve` over the heuristic's reserve, and `oracle` is the
- * hindsight bound; everything else is a single configuration.  The frontier
+ * appearance.  A family whose rows carry `lambda` is swept over λ, and one
+ * whose rows carry `reserve` is swept over the heuristic's reserve.  `oracle`
+ * is the hindsight bound.  Every other family is a single configuration.  The frontier
  * of a budget joins a swept family's points in order of its parameter and
  * draws single configurations as markers; every marker's fill shows the
  * bankruptcy rate on a grey ramp (square-root scale, so the small rates that
@@ -40,7 +40,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define ROW_NAME_MAX 256      /* a longer policy name is refused */
+#define ROW_NAME_MAX 256      /* a longer policy name is rejected */
 #define MAX_BINS 1000         /* p_expensive_bins entries per row */
 #define LOG_COST_RATIO 30.0   /* cost axes go logarithmic past this max / min ratio */
 #define LOG_LOSS_RATIO 100.0  /* loss axes likewise */
