@@ -540,6 +540,33 @@ static sr_status prepare(train_run *run, sr_error *err)
 
 /* ---- one update ------------------------------------------------------------------ */
 
+bool sr_train_curves_write_header(FILE *out)
+{
+    return fputs(SR_TRAIN_CURVES_HEADER "\n", out) != EOF;
+}
+
+/* Writes ",value", or "," alone when the value was not measured. */
+static void curves_cell(FILE *out, double value, bool measured)
+{
+    if (measured && isfinite(value))
+        fprintf(out, ",%.9g", value);
+    else
+        fputc(',', out);
+}
+
+bool sr_train_curves_write_row(FILE *out, const sr_train_progress *progress)
+{
+    fprintf(out, "%lld", (long long)progress->step);
+    curves_cell(out, progress->loss, progress->measured);
+    curves_cell(out, progress->td, progress->measured);
+    curves_cell(out, progress->cql, progress->measured);
+    curves_cell(out, progress->mean_q, progress->measured);
+    curves_cell(out, progress->val_return, progress->validated);
+    curves_cell(out, progress->val_cost, progress->validated);
+    curves_cell(out, progress->val_bankruptcy, progress->validated);
+    return fputc('\n', out) != EOF && !ferror(out);
+}
+
 double sr_train_sample_lambda(sr_rng *rng, double lambda_max)
 {
     const double u = sr_rng_uniform(rng);

@@ -583,34 +583,6 @@ typedef struct progress_sink {
     bool curves_failed; /* a write to it failed */
 } progress_sink;
 
-/* Header of the --curves CSV; the report engineer's plots read these names. */
-static const char CURVES_HEADER[] =
-    "step,loss,td,cql,mean_q,val_return,val_cost,val_bankruptcy\n";
-
-/* Writes ",value", or "," alone when the value was not measured. */
-static void curves_cell(FILE *out, double value, bool measured)
-{
-    if (measured && isfinite(value))
-        fprintf(out, ",%.9g", value);
-    else
-        fputc(',', out);
-}
-
-/* One CSV row per report: losses when updates ran since the last one, validation when it ran. */
-static void write_curves_row(progress_sink *sink, const sr_train_progress *p)
-{
-    FILE *out = sink->curves;
-    fprintf(out, "%lld", (long long)p->step);
-    curves_cell(out, p->loss, p->measured);
-    curves_cell(out, p->td, p->measured);
-    curves_cell(out, p->cql, p->measured);
-    curves_cell(out, p->mean_q, p->measured);
-    curves_cell(out, p->val_return, p->validated);
-    curves_cell(out, p->val_cost, p->validated);
-    curves_cell(out, p->val_bankruptcy, p->validated);
-    if (fputc('\n', out) == EOF)
-        sink->curves_failed = true;
-}
 
 /* Prints " key=value" or " key=-" for an undefined value. */
 static void print_field(const char *key, double value)
@@ -625,8 +597,8 @@ static void on_progress(const sr_train_progress *p, void *user_data)
 {
     progress_sink *sink = user_data;
 
-    if (sink->curves != NULL)
-        write_curves_row(sink, p);
+    if (sink->curves != NULL && !sr_train_curves_write_row(sink->curves, p))
+        sink->curves_failed = true;
     if (sink->bar) {
         /* A validation result gets its own line above the bar. */
         if (p->validated) {
@@ -695,7 +667,7 @@ int cmd_train(int argc, char **argv)
             code = CLI_EXIT_FAILURE;
             goto out;
         }
-        if (fputs(CURVES_HEADER, sink.curves) == EOF)
+        if (!sr_train_curves_write_header(sink.curves))
             sink.curves_failed = true;
     }
     sink.bar = args.progress == PROGRESS_BAR ||

@@ -54,6 +54,8 @@
 #ifndef SEQROUTE_TRAIN_H
 #define SEQROUTE_TRAIN_H
 
+#include <stdio.h>
+
 #include "seqroute/common.h"
 #include "seqroute/cql.h"
 #include "seqroute/dataset.h"
@@ -194,6 +196,20 @@ sr_status sr_train_run(const sr_dataset *train, const sr_dataset *val,
  * outcome at all gets -1.
  */
 void sr_train_bc_labels(const sr_dataset *ds, const double *mean_quality, int32_t *labels);
+
+/* Columns of the training-curves CSV, in order. */
+#define SR_TRAIN_CURVES_HEADER "step,loss,td,cql,mean_q,val_return,val_cost,val_bankruptcy"
+
+/* Writes SR_TRAIN_CURVES_HEADER and a newline to `out`; false when the write fails. */
+bool sr_train_curves_write_header(FILE *out);
+
+/*
+ * Writes one CSV row for a progress report to `out`: the step, then the
+ * loss columns when `measured`, the validation columns when `validated`.
+ * A cell is empty when its value was not measured or is not finite.
+ * Numbers have 9 significant digits.  Returns false when the write fails.
+ */
+bool sr_train_curves_write_row(FILE *out, const sr_train_progress *progress);
 
 /*
  * Draws the λ of one λ-conditioned transition: λ_max · u², u uniform in

@@ -590,6 +590,88 @@ static void train_lambda_conditioned_tiny(void **unused)
     sr_dataset_free(&val);
 }
 
+/* Writes every progress report as a curves row. */
+static void write_curve(const sr_train_progress *progress, void *user_data)
+{
+    assert_true(sr_train_curves_write_row(user_data, progress));
+}
+
+static void train_curves_csv(void **unused)
+{
+    (void)unused;
+    sr_error err;
+    sr_dataset train;
+    build_tiny(&train, SESSIONS);
+    char out[256];
+    char csv[256];
+    temp_path(out, sizeof(out), "curves.policy");
+    temp_path(csv, sizeof(csv), "curves.csv");
+
+    /* Reports at 50, 100 (validated), 150, 200 (validated), 250. */
+    sr_train_config config;
+    tiny_config(&config, out);
+    config.steps = 250;
+    config.log_every = 50;
+    config.eval_every = 100;
+    FILE *file = fopen(csv, "w");
+    assert_non_null(file);
+    assert_true(sr_train_curves_write_header(file));
+    config.progress = write_curve;
+    config.progress_data = file;
+    sr_train_result result;
+    if (sr_train_run(&train, &train, &config, NULL, &result, &err) != SR_OK)
+        fail_msg("%s", err.message);
+    assert_int_equal(fclose(file), 0);
+
+    size_t size = 0;
+    uint8_t *text = read_file(csv, &size);
+    text[size] = '\0';
+    char *lines[8] = {0};
+    int n = 0;
+    for (char *line = strtok((char *)text, "\n"); line != NULL && n < 8;
+         line = strtok(NULL, "\n"))
+        lines[n++] = line;
+    assert_int_equal(n, 6);
+    assert_string_equal(lines[0], SR_TRAIN_CURVES_HEADER);
+
+    /* Every row has 8 cells; validation cells only at steps 100 and 200. */
+    static const char *const steps[] = {"50,", "100,", "150,", "200,", "250,"};
+    for (int i = 1; i < 6; i++) {
+        int commas = 0;
+        for (const char *c = lines[i]; *c; c++)
+            commas += *c == ',';
+        assert_int_equal(commas, 7);
+        assert_true(strncmp(lines[i], steps[i - 1], strlen(steps[i - 1])) == 0);
+        const bool validated = i == 2 || i == 4;
+        const size_t length = strlen(lines[i]);
+        assert_int_equal(strcmp(lines[i] + length - 3, ",,,") == 0, !validated);
+        /* The loss cells are filled: no empty cell right after the step. */
+        assert_true(lines[i][strlen(steps[i - 1])] != ',');
+    }
+
+    /* A report that follows no update leaves the loss cells empty. */
+    sr_train_progress p;
+    memset(&p, 0, sizeof(p));
+    p.step = 7;
+    p.validated = true;
+    p.val_return = 1.5;
+    p.val_cost = 0.25;
+    p.val_bankruptcy = NAN;
+    file = fopen(csv, "w");
+    assert_non_null(file);
+    assert_true(sr_train_curves_write_row(file, &p));
+    assert_int_equal(fclose(file), 0);
+    free(text);
+    text = read_file(csv, &size);
+    text[size] = '\0';
+    assert_string_equal((char *)text, "7,,,,,1.5,0.25,\n");
+
+    free(text);
+    remove(out);
+    remove(csv);
+    sr_dataset_free(&train);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -604,6 +686,7 @@ int main(void)
         cmocka_unit_test(train_lambda_sampler_range),
         cmocka_unit_test(train_lambda_conditioned_tiny),
         cmocka_unit_test(train_resume_variants),
+        cmocka_unit_test(train_curves_csv),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
