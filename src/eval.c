@@ -106,6 +106,8 @@ typedef struct eval_accumulator {
     double y_mean;
     double x_m2;
     double xy_c;
+    size_t bin_decisions[SR_EVAL_BUDGET_BINS];
+    size_t bin_expensive[SR_EVAL_BUDGET_BINS];
     size_t calls_by_model[SR_MAX_MODELS];
 } eval_accumulator;
 
@@ -118,6 +120,16 @@ static void add_decision(eval_accumulator *acc, double x, double y)
     acc->y_mean += (y - acc->y_mean) / n;
     acc->x_m2 += dx * (x - acc->x_mean);
     acc->xy_c += dx * (y - acc->y_mean);
+
+    /* x is a share of the starting budget in [0, 1]; clamp for rounding. */
+    int bin = (int)(x * SR_EVAL_BUDGET_BINS);
+    if (bin < 0)
+        bin = 0;
+    if (bin >= SR_EVAL_BUDGET_BINS)
+        bin = SR_EVAL_BUDGET_BINS - 1;
+    acc->bin_decisions[bin]++;
+    if (y > 0.5)
+        acc->bin_expensive[bin]++;
 }
 
 /* Runs one episode of session `i` and adds it to `acc` and `m`. */
@@ -209,8 +221,14 @@ static void finish_metrics(const eval_accumulator *acc, int n_models, sr_eval_me
         m->model_share[k] = m->calls ? (double)acc->calls_by_model[k] / (double)m->calls : NAN;
 
     m->decisions = acc->decisions;
-    if (acc->decisions >= 2 && acc->x_m2 > EVAL_TINY)
+    if (acc->decisions >= 2 && acc->x_m2 > EVAL_TINY) {
         m->p_expensive_slope = acc->xy_c / acc->x_m2;
+        m->p_expensive_intercept = acc->y_mean - m->p_expensive_slope * acc->x_mean;
+    }
+    for (int b = 0; b < SR_EVAL_BUDGET_BINS; b++) {
+        m->budget_bin_decisions[b] = acc->bin_decisions[b];
+        m->budget_bin_expensive[b] = acc->bin_expensive[b];
+    }
 }
 
 /*
@@ -277,6 +295,7 @@ sr_status sr_eval_policy(sr_policy *policy, const sr_dataset *ds, double budget,
     metrics->oracle_gap_closed = NAN;
     metrics->cost_reduction_vs_strongest = NAN;
     metrics->p_expensive_slope = NAN;
+    metrics->p_expensive_intercept = NAN;
     metrics->lambda = NAN;
     metrics->reserve = NAN;
 
@@ -861,6 +880,21 @@ static json_t *row_to_json(const sr_eval_metrics *m, const sr_dataset *ds)
     json_object_set_new(row, "cost_reduction_vs_strongest",
                         json_number(m->cost_reduction_vs_strongest));
     json_object_set_new(row, "p_expensive_slope", json_number(m->p_expensive_slope));
+    json_object_set_new(row, "p_expensive_intercept", json_number(m->p_expensive_intercept));
+
+    /* The binned curve behind the slope; empty bins are left out. */
+    json_t *bins = json_array();
+    for (int b = 0; b < SR_EVAL_BUDGET_BINS; b++) {
+        size_t n = m->budget_bin_decisions[b];
+        if (n == 0)
+            continue;
+        json_t *bin = json_object();
+        json_object_set_new(bin, "budget_frac_mid", json_real((b + 0.5) / SR_EVAL_BUDGET_BINS));
+        json_object_set_new(bin, "p", json_real((double)m->budget_bin_expensive[b] / (double)n));
+        json_object_set_new(bin, "n", json_integer((json_int_t)n));
+        json_array_append_new(bins, bin);
+    }
+    json_object_set_new(row, "p_expensive_bins", bins);
     return row;
 }
 
@@ -1068,6 +1102,8 @@ static json_t *report_to_json(const sr_eval_report *report, const sr_dataset *ds
     json_object_set_new(doc, "data", json_string(data_name ? data_name : ""));
     json_object_set_new(doc, "sessions", json_integer((json_int_t)report->sessions));
     json_object_set_new(doc, "c_ref", json_number(report->c_ref));
+    json_object_set_new(doc, "cost_unit",
+                        json_string(ds->catalogue.cost_unit ? ds->catalogue.cost_unit : "units"));
     json_object_set_new(doc, "settings", settings);
     json_object_set_new(doc, "rows", rows);
     if (report->frontier) {

@@ -36,6 +36,11 @@ typedef struct sr_eval_options {
     uint64_t seed;
 } sr_eval_options;
 
+/* Bins of the remaining-budget share for the binned P(expensive) curve: ten
+ * bins of width 0.1 resolve the curve while keeping a few hundred decisions
+ * per bin on a 1,000-session evaluation. */
+#define SR_EVAL_BUDGET_BINS 10
+
 /*
  * Metrics of one (policy, budget) run.  NAN marks a value that is undefined
  * (written as JSON null): a zero denominator or too few data.
@@ -57,6 +62,11 @@ typedef struct sr_eval_metrics {
     double oracle_gap_closed;           /* (Q - Q_cheapest) / (Q_oracle - Q_cheapest) */
     double cost_reduction_vs_strongest; /* 1 - mean_cost / mean_cost(always-strongest) */
     double p_expensive_slope;           /* OLS slope of 1[most expensive] on b_t / B_0 */
+    double p_expensive_intercept;       /* OLS intercept of the same fit */
+    /* Decisions and expensive calls per bin of b_t / B_0: bin i covers
+     * [i / SR_EVAL_BUDGET_BINS, (i + 1) / SR_EVAL_BUDGET_BINS), the last bin includes 1. */
+    size_t budget_bin_decisions[SR_EVAL_BUDGET_BINS];
+    size_t budget_bin_expensive[SR_EVAL_BUDGET_BINS];
 
     /* Raw counts behind the rates. */
     size_t bankrupt_sessions;

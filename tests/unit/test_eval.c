@@ -187,6 +187,19 @@ static void tiny_oracle_and_cheapest(void **state)
      * c (1, 1).  Mean x 0.85, mean y 0.8, Sxx 0.2, Sxy -0.15: slope -0.75.
      */
     assert_true(fabs(o->p_expensive_slope - (-0.75)) < TOLERANCE);
+    /* Intercept: mean y - slope * mean x = 0.8 + 0.75 * 0.85 = 1.4375. */
+    assert_true(fabs(o->p_expensive_intercept - 1.4375) < TOLERANCE);
+    /* Bins of width 0.1: x = 1 falls in the last bin (3 decisions, 2 strong),
+     * x = 1/2 in bin 5 and x = 3/4 in bin 7 (one strong decision each). */
+    assert_int_equal(o->budget_bin_decisions[9], 3);
+    assert_int_equal(o->budget_bin_expensive[9], 2);
+    assert_int_equal(o->budget_bin_decisions[5], 1);
+    assert_int_equal(o->budget_bin_expensive[5], 1);
+    assert_int_equal(o->budget_bin_decisions[7], 1);
+    assert_int_equal(o->budget_bin_expensive[7], 1);
+    assert_int_equal(o->budget_bin_decisions[0] + o->budget_bin_decisions[6] +
+                         o->budget_bin_decisions[8],
+                     0);
 
     const sr_eval_metrics *c = find_row(&report, "always-cheapest");
     assert_true(fabs(c->mean_cost - 1.0 / 3) < TOLERANCE);
