@@ -69,12 +69,12 @@ static void build_set(sr_dataset *ds, bool logged_only)
             const double x = grid_x(s, t);
             const float embedding[2] = {(float)x, 1.0f};
             const int logged = logged_only ? (s + t) % 2 : -1;
-            assert_int_equal(
-                sr_dataset_add_turn(ds, NULL, embedding, 2, NULL, logged, &turn, &err), SR_OK);
+            assert_int_equal(sr_dataset_add_turn(ds, NULL, embedding, 2, NULL, logged, &turn, &err),
+                             SR_OK);
             if (!logged_only || logged == 0)
-                assert_int_equal(sr_dataset_set_outcome(ds, turn, 0, quality_strong(x), 10.0,
-                                                        NAN, NAN, &err),
-                                 SR_OK);
+                assert_int_equal(
+                    sr_dataset_set_outcome(ds, turn, 0, quality_strong(x), 10.0, NAN, NAN, &err),
+                    SR_OK);
             if (!logged_only || logged == 1)
                 assert_int_equal(
                     sr_dataset_set_outcome(ds, turn, 1, quality_weak(x), 1.0, NAN, NAN, &err),
