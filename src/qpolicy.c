@@ -1208,6 +1208,11 @@ sr_status sr_qpolicy_policy_create(sr_qpolicy *qp, bool owns, const char *name, 
         free(impl);
         return status;
     }
+    if (sr_qpolicy_lambda_conditioned(qp) && (lambda < 0 || lambda > qp->state.lambda_max))
+        sr_log(SR_LOG_WARN,
+               "qpolicy_lambda_extrapolated policy=%s lambda=%g lambda_max=%g reason=\"the "
+               "network was trained on lambda in [0, lambda_max]\"",
+               qp->path[0] ? qp->path : name, lambda, qp->state.lambda_max);
     impl->qp = qp;
     impl->owns = owns;
     impl->lambda = lambda;
