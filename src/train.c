@@ -538,7 +538,7 @@ static sr_status prepare(train_run *run, sr_error *err)
     return SR_OK;
 }
 
-/* ---- one update ------------------------------------------------------------------ */
+/* ---- training curves ------------------------------------------------------------- */
 
 bool sr_train_curves_write_header(FILE *out)
 {
@@ -566,6 +566,8 @@ bool sr_train_curves_write_row(FILE *out, const sr_train_progress *progress)
     curves_cell(out, progress->val_bankruptcy, progress->validated);
     return fputc('\n', out) != EOF && !ferror(out);
 }
+
+/* ---- one update ------------------------------------------------------------------ */
 
 double sr_train_sample_lambda(sr_rng *rng, double lambda_max)
 {
