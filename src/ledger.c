@@ -201,6 +201,22 @@ static sr_status check_amount(int64_t amount, const char *field, sr_error *err)
     return SR_OK;
 }
 
+static sr_status check_model(const char *model, sr_error *err)
+{
+    size_t length = 0;
+    for (const unsigned char *p = (const unsigned char *)model; *p != '\0'; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "model",
+                                "model name contains control byte 0x%02x at offset %zu", *p,
+                                length);
+        length++;
+        if (length > SR_LEDGER_MODEL_MAX)
+            return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "model",
+                                "model name is longer than %d bytes", SR_LEDGER_MODEL_MAX);
+    }
+    return SR_OK;
+}
+
 static sr_status check_handle(const sr_ledger *ledger, sr_error *err)
 {
     if (ledger == NULL)
@@ -402,6 +418,16 @@ sr_status sr_ledger_reserve(sr_ledger *ledger, const char *session_id,
                             const char *reservation_id, int64_t amount, int64_t ttl_ms,
                             sr_ledger_reservation *out, sr_error *err)
 {
+    return sr_ledger_reserve_model(ledger, session_id, reservation_id, amount, ttl_ms, NULL, out,
+                                   err);
+}
+
+sr_status sr_ledger_reserve_model(sr_ledger *ledger, const char *session_id,
+                                  const char *reservation_id, int64_t amount, int64_t ttl_ms,
+                                  const char *model, sr_ledger_reservation *out, sr_error *err)
+{
+    if (model == NULL)
+        model = "";
     sr_status status = check_handle(ledger, err);
     if (status == SR_OK)
         status = check_id(session_id, "session_id", err);
@@ -409,6 +435,8 @@ sr_status sr_ledger_reserve(sr_ledger *ledger, const char *session_id,
         status = check_id(reservation_id, "reservation_id", err);
     if (status == SR_OK)
         status = check_amount(amount, "amount", err);
+    if (status == SR_OK)
+        status = check_model(model, err);
     if (status == SR_OK && (ttl_ms < 0 || ttl_ms > SR_LEDGER_MAX_TTL_MS))
         status = sr_error_set(err, SR_ERR_INVALID, NULL, 0, "ttl_ms",
                               "reservation TTL %" PRId64 " ms is outside [0, %" PRId64
@@ -423,7 +451,7 @@ sr_status sr_ledger_reserve(sr_ledger *ledger, const char *session_id,
     sr_ledger_reservation local;
     int64_t now = ledger_lock(ledger);
     status = ledger->ops->reserve(ledger->impl, session_id, reservation_id, amount, now + ttl_ms,
-                                  now, out != NULL ? out : &local, err);
+                                  now, model, out != NULL ? out : &local, err);
     ledger_unlock(ledger);
     return status;
 }

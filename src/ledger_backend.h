@@ -20,8 +20,9 @@ typedef struct sr_ledger_backend_ops {
                                 sr_ledger_session *out, bool *created, sr_error *err);
     sr_status (*session_get)(void *impl, const char *session_id, int64_t now,
                              sr_ledger_session *out, sr_error *err);
+    /* `model` is never NULL; "" means none. */
     sr_status (*reserve)(void *impl, const char *session_id, const char *reservation_id,
-                         int64_t amount, int64_t expires_at, int64_t now,
+                         int64_t amount, int64_t expires_at, int64_t now, const char *model,
                          sr_ledger_reservation *out, sr_error *err);
     sr_status (*settle)(void *impl, const char *reservation_id, int64_t actual, int64_t now,
                         sr_ledger_reservation *out, sr_error *err);

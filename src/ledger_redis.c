@@ -10,16 +10,19 @@
  * expiry time sweeps that reservation.
  *
  * Keys, under a prefix P (default "seqroute:"):
- *   P s:SESSION   hash: budget, spent, reserved, overdraft, created_ms
+ *   P s:SESSION   hash: budget, spent, reserved, overdraft, created_ms,
+ *                 admitted (reservations admitted so far)
  *   P so:SESSION  sorted set: the session's held reservations by expiry
  *   P r:RES       hash: session, amount, expires, state, actual,
- *                 overdraft, late, created_ms, closed_ms
+ *                 overdraft, late, created_ms, closed_ms, model
  *   P open        sorted set: every held reservation by expiry (metrics)
  * Each script first sweeps the session: members of P so:SESSION whose
  * expiry is <= now leave the set and their amounts leave `reserved`.  A
  * reservation whose state is "open" but that is no longer in the set is
  * reported as expired.  Scripts build key names from the prefix inside
  * the server, so this layout needs a single Redis instance, not Cluster.
+ * Hashes written before `admitted` and `model` existed read as 0 and "";
+ * HINCRBY starts such a count at 0, so it counts from the upgrade on.
  *
  * Numbers: Lua 5.1 numbers are doubles, exact below 2^53, which the limits
  * in ledger.h respect.  Scripts never pass a computed Lua number to
@@ -76,15 +79,18 @@ static const char lua_prelude[] =
     "  redis.call('ZREMRANGEBYSCORE', okey(sid), '-inf', ARGV[2])\n"
     "  if total > 0 then redis.call('HINCRBY', skey(sid), 'reserved', int(-total)) end\n"
     "end\n"
-    /* Reply: code, five session numbers, then seven reservation fields. */
+    /* Reply: code, six session numbers, then eight reservation fields.  A
+     * nil would end the Lua array early, so missing fields become 0 or ''. */
     "local function reply(code, sid, rid)\n"
     "  local out = {code}\n"
-    "  local v = redis.call('HMGET', skey(sid), 'budget', 'spent', 'reserved', 'overdraft')\n"
+    "  local v = redis.call('HMGET', skey(sid), 'budget', 'spent', 'reserved', 'overdraft',\n"
+    "                       'admitted')\n"
     "  for i = 1, 4 do out[#out + 1] = tonumber(v[i]) end\n"
     "  out[#out + 1] = redis.call('ZCARD', okey(sid))\n"
+    "  out[#out + 1] = tonumber(v[5]) or 0\n"
     "  if rid then\n"
     "    local r = redis.call('HMGET', rkey(rid), 'session', 'amount', 'expires', 'state',\n"
-    "                         'actual', 'overdraft', 'late')\n"
+    "                         'actual', 'overdraft', 'late', 'model')\n"
     "    local state = r[4]\n"
     "    if state == 'open' and not redis.call('ZSCORE', okey(r[1]), rid) then\n"
     "      state = 'expired'\n"
@@ -93,6 +99,7 @@ static const char lua_prelude[] =
     "    out[#out + 1] = state\n"
     "    for i = 2, 3 do out[#out + 1] = tonumber(r[i]) end\n"
     "    for i = 5, 7 do out[#out + 1] = tonumber(r[i]) end\n"
+    "    out[#out + 1] = r[8] or ''\n"
     "  end\n"
     "  return out\n"
     "end\n";
@@ -108,7 +115,7 @@ static const char lua_session_create[] =
     "  return reply('REPLAY', sid)\n"
     "end\n"
     "redis.call('HSET', skey(sid), 'budget', ARGV[4], 'spent', '0', 'reserved', '0',\n"
-    "           'overdraft', '0', 'created_ms', ARGV[2])\n"
+    "           'overdraft', '0', 'created_ms', ARGV[2], 'admitted', '0')\n"
     "return reply('OK', sid)\n";
 
 /* ARGV[3] session id. */
@@ -118,13 +125,16 @@ static const char lua_session_get[] =
     "sweep(sid)\n"
     "return reply('OK', sid)\n";
 
-/* ARGV[3] session id, ARGV[4] reservation id, ARGV[5] amount, ARGV[6] expiry. */
+/* ARGV[3] session id, ARGV[4] reservation id, ARGV[5] amount, ARGV[6] expiry,
+ * ARGV[7] model ("" for none). */
 static const char lua_reserve[] =
     "local sid, rid, amount = ARGV[3], ARGV[4], tonumber(ARGV[5])\n"
     "if redis.call('EXISTS', rkey(rid)) == 1 then\n"
-    "  local r = redis.call('HMGET', rkey(rid), 'session', 'amount')\n"
+    "  local r = redis.call('HMGET', rkey(rid), 'session', 'amount', 'model')\n"
     "  sweep(r[1])\n"
-    "  if r[1] ~= sid or tonumber(r[2]) ~= amount then return reply('CONFLICT', r[1], rid) end\n"
+    "  if r[1] ~= sid or tonumber(r[2]) ~= amount or (r[3] or '') ~= ARGV[7] then\n"
+    "    return reply('CONFLICT', r[1], rid)\n"
+    "  end\n"
     "  return reply('REPLAY', sid, rid)\n"
     "end\n"
     "if redis.call('EXISTS', skey(sid)) == 0 then return {'NO_SESSION'} end\n"
@@ -135,10 +145,11 @@ static const char lua_reserve[] =
     "end\n"
     "redis.call('HSET', rkey(rid), 'session', sid, 'amount', ARGV[5], 'expires', ARGV[6],\n"
     "           'state', 'open', 'actual', '0', 'overdraft', '0', 'late', '0',\n"
-    "           'created_ms', ARGV[2])\n"
+    "           'created_ms', ARGV[2], 'model', ARGV[7])\n"
     "redis.call('ZADD', okey(sid), ARGV[6], rid)\n"
     "redis.call('ZADD', gkey, ARGV[6], rid)\n"
     "redis.call('HINCRBY', skey(sid), 'reserved', ARGV[5])\n"
+    "redis.call('HINCRBY', skey(sid), 'admitted', '1')\n"
     "return reply('OK', sid, rid)\n";
 
 /* ARGV[3] reservation id, ARGV[4] actual cost.  Same rule as
@@ -347,7 +358,7 @@ static bool connection_failed(const redis_ledger *ledger)
 static sr_status run_script(redis_ledger *ledger, int which, int64_t now, int argc,
                             const char **args, redisReply **out_reply, sr_error *err)
 {
-    enum { FIXED_ARGS = 5, MAX_ARGS = 4 };
+    enum { FIXED_ARGS = 5, MAX_ARGS = 5 };
     const char *argv[FIXED_ARGS + MAX_ARGS];
     char now_text[24];
     snprintf(now_text, sizeof(now_text), "%" PRId64, now);
@@ -416,6 +427,7 @@ enum {
     R_RESERVED,
     R_OVERDRAFT,
     R_OPEN,
+    R_ADMITTED,
     R_SESSION_FIELDS,
     R_RES_SESSION = R_SESSION_FIELDS,
     R_RES_STATE,
@@ -424,6 +436,7 @@ enum {
     R_RES_ACTUAL,
     R_RES_OVERDRAFT,
     R_RES_LATE,
+    R_RES_MODEL,
     R_RES_FIELDS
 };
 
@@ -460,6 +473,7 @@ static sr_status parse_session(const redisReply *reply, const char *session_id,
     out->reserved = integer_at(reply, R_RESERVED);
     out->overdraft = integer_at(reply, R_OVERDRAFT);
     out->open_reservations = integer_at(reply, R_OPEN);
+    out->reservations_admitted = integer_at(reply, R_ADMITTED);
     out->remaining = out->budget - out->spent - out->reserved;
     return SR_OK;
 }
@@ -469,7 +483,8 @@ static sr_status parse_reservation(const redisReply *reply, const char *reservat
 {
     if (reply->elements < R_RES_FIELDS ||
         reply->element[R_RES_SESSION]->type != REDIS_REPLY_STRING ||
-        reply->element[R_RES_STATE]->type != REDIS_REPLY_STRING)
+        reply->element[R_RES_STATE]->type != REDIS_REPLY_STRING ||
+        reply->element[R_RES_MODEL]->type != REDIS_REPLY_STRING)
         return malformed(err);
 
     memset(out, 0, sizeof(*out));
@@ -496,6 +511,7 @@ static sr_status parse_reservation(const redisReply *reply, const char *reservat
     out->actual = integer_at(reply, R_RES_ACTUAL);
     out->overdraft = integer_at(reply, R_RES_OVERDRAFT);
     out->late = integer_at(reply, R_RES_LATE) != 0;
+    snprintf(out->model, sizeof(out->model), "%s", reply->element[R_RES_MODEL]->str);
     out->replayed = code_is(reply, "REPLAY");
     return SR_OK;
 }
@@ -570,17 +586,17 @@ static sr_status redis_session_get(void *impl, const char *session_id, int64_t n
 
 static sr_status redis_reserve(void *impl, const char *session_id, const char *reservation_id,
                                int64_t amount, int64_t expires_at, int64_t now,
-                               sr_ledger_reservation *out, sr_error *err)
+                               const char *model, sr_ledger_reservation *out, sr_error *err)
 {
     redis_ledger *ledger = impl;
     char amount_text[24];
     char expires_text[24];
     snprintf(amount_text, sizeof(amount_text), "%" PRId64, amount);
     snprintf(expires_text, sizeof(expires_text), "%" PRId64, expires_at);
-    const char *args[] = {session_id, reservation_id, amount_text, expires_text};
+    const char *args[] = {session_id, reservation_id, amount_text, expires_text, model};
     redisReply *reply = NULL;
 
-    sr_status status = run_script(ledger, S_RESERVE, now, 4, args, &reply, err);
+    sr_status status = run_script(ledger, S_RESERVE, now, 5, args, &reply, err);
     if (status != SR_OK)
         return status;
 
@@ -599,8 +615,8 @@ static sr_status redis_reserve(void *impl, const char *session_id, const char *r
         if (status == SR_OK && code_is(reply, "CONFLICT"))
             status = sr_error_set(err, SR_ERR_CONFLICT, NULL, 0, "reservation_id",
                                   "reservation '%s' exists for session '%s' with %" PRId64
-                                  " micro-units; use a new reservation id",
-                                  reservation_id, out->session_id, out->amount);
+                                  " micro-units and model '%s'; use a new reservation id",
+                                  reservation_id, out->session_id, out->amount, out->model);
     }
     freeReplyObject(reply);
     return status;

@@ -1,8 +1,9 @@
 /*
  * ledger_sqlite.c - the budget ledger in one SQLite file (the default).
  *
- * Storage: a `sessions` table (budget, spent, overdraft) and a
- * `reservations` table (amount, expiry, state, actual cost).  The reserved
+ * Storage: a `sessions` table (budget, spent, overdraft, reservations
+ * admitted) and a `reservations` table (amount, expiry, state, actual
+ * cost, model).  The reserved
  * total is not stored: it is the sum of open reservations whose expiry is
  * later than now, read through an index on (session_id, state,
  * expires_ms).  So expiry needs no sweeper, and a reservation stops
@@ -18,6 +19,12 @@
  * process and of the machine (given a disk that honours fsync).
  * synchronous=NORMAL would survive a process crash only.
  *
+ * Schema versions (PRAGMA user_version): 1 had no reservation count and
+ * no model; 2 adds sessions.reservations_admitted and reservations.model.
+ * Opening a version 1 file upgrades it in place, in one transaction, and
+ * fills the count from the reservations the file holds (it never deletes
+ * any, so the count is exact).  A file with a newer version is refused.
+ *
  * Threads: one connection per handle, opened with SQLITE_OPEN_NOMUTEX,
  * because ledger.c serialises calls on a handle with its own mutex.
  */
@@ -30,7 +37,7 @@
 #include <string.h>
 
 /* Bumped when the schema changes; stored in PRAGMA user_version. */
-#define LEDGER_SQLITE_SCHEMA_VERSION 1
+#define LEDGER_SQLITE_SCHEMA_VERSION 2
 
 /* Stored reservation states; "expired" is derived from expires_ms. */
 enum { STORED_OPEN = 0, STORED_SETTLED = 1, STORED_RELEASED = 2 };
@@ -41,7 +48,8 @@ static const char schema_sql[] =
     " budget INTEGER NOT NULL CHECK (budget >= 0),"
     " spent INTEGER NOT NULL DEFAULT 0,"
     " overdraft INTEGER NOT NULL DEFAULT 0,"
-    " created_ms INTEGER NOT NULL);"
+    " created_ms INTEGER NOT NULL,"
+    " reservations_admitted INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS reservations ("
     " id TEXT PRIMARY KEY,"
     " session_id TEXT NOT NULL REFERENCES sessions (id),"
@@ -52,10 +60,18 @@ static const char schema_sql[] =
     " overdraft INTEGER NOT NULL DEFAULT 0,"
     " late INTEGER NOT NULL DEFAULT 0,"
     " created_ms INTEGER NOT NULL,"
-    " closed_ms INTEGER);"
+    " closed_ms INTEGER,"
+    " model TEXT);"
     "CREATE INDEX IF NOT EXISTS reservations_by_session"
     " ON reservations (session_id, state, expires_ms);"
     "CREATE INDEX IF NOT EXISTS reservations_by_expiry ON reservations (state, expires_ms);";
+
+/* Upgrades a version 1 file to version 2 (see the file comment). */
+static const char migrate_1_to_2_sql[] =
+    "ALTER TABLE sessions ADD COLUMN reservations_admitted INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE reservations ADD COLUMN model TEXT;"
+    "UPDATE sessions SET reservations_admitted ="
+    " (SELECT COUNT(*) FROM reservations WHERE reservations.session_id = sessions.id);";
 
 /* Every statement the backend runs, prepared once per connection. */
 enum {
@@ -67,6 +83,7 @@ enum {
     Q_SESSION_HELD,
     Q_SESSION_INSERT,
     Q_SESSION_SPEND,
+    Q_SESSION_ADMIT,
     Q_RES_GET,
     Q_RES_INSERT,
     Q_RES_SETTLE,
@@ -80,16 +97,19 @@ static const char *const query_sql[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN",
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
-    [Q_SESSION_GET] = "SELECT budget, spent, overdraft FROM sessions WHERE id = ?1",
+    [Q_SESSION_GET] = "SELECT budget, spent, overdraft, reservations_admitted FROM sessions"
+                      " WHERE id = ?1",
     [Q_SESSION_HELD] = "SELECT COALESCE(SUM(amount), 0), COUNT(*) FROM reservations"
                        " WHERE session_id = ?1 AND state = 0 AND expires_ms > ?2",
     [Q_SESSION_INSERT] = "INSERT INTO sessions (id, budget, created_ms) VALUES (?1, ?2, ?3)",
     [Q_SESSION_SPEND] = "UPDATE sessions SET spent = spent + ?2, overdraft = overdraft + ?3"
                         " WHERE id = ?1",
-    [Q_RES_GET] = "SELECT session_id, amount, expires_ms, state, actual, overdraft, late"
+    [Q_SESSION_ADMIT] = "UPDATE sessions SET reservations_admitted = reservations_admitted + 1"
+                        " WHERE id = ?1",
+    [Q_RES_GET] = "SELECT session_id, amount, expires_ms, state, actual, overdraft, late, model"
                   " FROM reservations WHERE id = ?1",
     [Q_RES_INSERT] = "INSERT INTO reservations (id, session_id, amount, expires_ms, state,"
-                     " created_ms) VALUES (?1, ?2, ?3, ?4, 0, ?5)",
+                     " created_ms, model) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)",
     [Q_RES_SETTLE] = "UPDATE reservations SET state = 1, actual = ?2, overdraft = ?3,"
                      " late = ?4, closed_ms = ?5 WHERE id = ?1",
     [Q_RES_RELEASE] = "UPDATE reservations SET state = 2, closed_ms = ?2 WHERE id = ?1",
@@ -111,6 +131,7 @@ typedef struct stored_reservation {
     int64_t actual;
     int64_t overdraft;
     bool late;
+    char model[SR_LEDGER_MODEL_MAX + 1]; /* "" for NULL */
 } stored_reservation;
 
 /* ---- errors and statement helpers -------------------------------------- */
@@ -188,6 +209,7 @@ static sr_status read_session(sqlite_ledger *ledger, const char *session_id, int
     out->budget = sqlite3_column_int64(stmt, 0);
     out->spent = sqlite3_column_int64(stmt, 1);
     out->overdraft = sqlite3_column_int64(stmt, 2);
+    out->reservations_admitted = sqlite3_column_int64(stmt, 3);
     sqlite3_reset(stmt);
 
     stmt = query(ledger, Q_SESSION_HELD);
@@ -227,6 +249,8 @@ static sr_status read_reservation(sqlite_ledger *ledger, const char *reservation
     row->actual = sqlite3_column_int64(stmt, 4);
     row->overdraft = sqlite3_column_int64(stmt, 5);
     row->late = sqlite3_column_int(stmt, 6) != 0;
+    const unsigned char *model = sqlite3_column_text(stmt, 7);
+    snprintf(row->model, sizeof(row->model), "%s", model != NULL ? (const char *)model : "");
     sqlite3_reset(stmt);
     return SR_OK;
 }
@@ -261,6 +285,7 @@ static sr_status fill_reservation(sqlite_ledger *ledger, const char *reservation
     out->actual = row->actual;
     out->overdraft = row->overdraft;
     out->late = row->late;
+    snprintf(out->model, sizeof(out->model), "%s", row->model);
     out->replayed = replayed;
     return read_session(ledger, row->session_id, now, &out->session, err);
 }
@@ -331,7 +356,7 @@ static sr_status sqlite_session_get(void *impl, const char *session_id, int64_t 
 
 static sr_status sqlite_reserve(void *impl, const char *session_id, const char *reservation_id,
                                 int64_t amount, int64_t expires_at, int64_t now,
-                                sr_ledger_reservation *out, sr_error *err)
+                                const char *model, sr_ledger_reservation *out, sr_error *err)
 {
     sqlite_ledger *ledger = impl;
     stored_reservation row;
@@ -339,14 +364,15 @@ static sr_status sqlite_reserve(void *impl, const char *session_id, const char *
     if (status != SR_OK)
         return status;
 
-    /* A known id is a retry (same session and amount) or a conflict. */
+    /* A known id is a retry (same session, amount and model) or a conflict. */
     status = read_reservation(ledger, reservation_id, &row, err);
     if (status == SR_OK) {
-        if (strcmp(row.session_id, session_id) != 0 || row.amount != amount)
+        if (strcmp(row.session_id, session_id) != 0 || row.amount != amount ||
+            strcmp(row.model, model) != 0)
             status = sr_error_set(err, SR_ERR_CONFLICT, NULL, 0, "reservation_id",
                                   "reservation '%s' exists for session '%s' with %" PRId64
-                                  " micro-units; use a new reservation id",
-                                  reservation_id, row.session_id, row.amount);
+                                  " micro-units and model '%s'; use a new reservation id",
+                                  reservation_id, row.session_id, row.amount, row.model);
         else
             status = fill_reservation(ledger, reservation_id, &row, now, true, out, err);
         return finish(ledger, status, err);
@@ -374,7 +400,14 @@ static sr_status sqlite_reserve(void *impl, const char *session_id, const char *
     sqlite3_bind_int64(stmt, 3, amount);
     sqlite3_bind_int64(stmt, 4, expires_at);
     sqlite3_bind_int64(stmt, 5, now);
+    if (model[0] != '\0')
+        bind_text(stmt, 6, model);
     status = run(ledger, stmt, "storing a reservation", err);
+    if (status == SR_OK) {
+        stmt = query(ledger, Q_SESSION_ADMIT);
+        bind_text(stmt, 1, session_id);
+        status = run(ledger, stmt, "counting an admitted reservation", err);
+    }
     if (status == SR_OK)
         status = read_reservation(ledger, reservation_id, &row, err);
     if (status == SR_OK)
@@ -557,13 +590,51 @@ static sr_status pragma(sqlite_ledger *ledger, const char *sql, const char *expe
     return status;
 }
 
+/* Reads PRAGMA user_version into *version. */
+static int read_schema_version(sqlite_ledger *ledger, int *version)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(ledger->db, "PRAGMA user_version", -1, &stmt, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        *version = sqlite3_column_int(stmt, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+/*
+ * Creates the schema in a new file or upgrades an older one, under the
+ * write lock, so that several processes opening one file at once agree.
+ */
 static sr_status create_schema(sqlite_ledger *ledger, sr_error *err)
 {
     int rc = sqlite3_exec(ledger->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         return db_error(ledger, rc, "BEGIN for the schema", err);
-    rc = sqlite3_exec(ledger->db, schema_sql, NULL, NULL, NULL);
-    if (rc == SQLITE_OK) {
+
+    int version = 0;
+    rc = read_schema_version(ledger, &version);
+    if (rc == SQLITE_OK && version > LEDGER_SQLITE_SCHEMA_VERSION) {
+        sqlite3_exec(ledger->db, "ROLLBACK", NULL, NULL, NULL);
+        return sr_error_set(err, SR_ERR_UNSUPPORTED, ledger->path, 0, NULL,
+                            "SQLite ledger has schema version %d; this seqroute knows versions "
+                            "up to %d, so open it with a newer seqroute",
+                            version, LEDGER_SQLITE_SCHEMA_VERSION);
+    }
+
+    /* Version 0 is a new file; version 1 gains the count and model columns. */
+    const char *what = "creating the schema";
+    if (rc == SQLITE_OK && version == 0) {
+        rc = sqlite3_exec(ledger->db, schema_sql, NULL, NULL, NULL);
+    } else if (rc == SQLITE_OK && version == 1) {
+        what = "upgrading the schema from version 1";
+        rc = sqlite3_exec(ledger->db, migrate_1_to_2_sql, NULL, NULL, NULL);
+    }
+    if (rc == SQLITE_OK && version != LEDGER_SQLITE_SCHEMA_VERSION) {
         char sql[64];
         snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", LEDGER_SQLITE_SCHEMA_VERSION);
         rc = sqlite3_exec(ledger->db, sql, NULL, NULL, NULL);
@@ -571,10 +642,13 @@ static sr_status create_schema(sqlite_ledger *ledger, sr_error *err)
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(ledger->db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
-        sr_status status = db_error(ledger, rc, "creating the schema", err);
+        sr_status status = db_error(ledger, rc, what, err);
         sqlite3_exec(ledger->db, "ROLLBACK", NULL, NULL, NULL);
         return status;
     }
+    if (version == 1)
+        sr_log(SR_LOG_INFO, "ledger_schema_upgraded path=%s from=1 to=%d", ledger->path,
+               LEDGER_SQLITE_SCHEMA_VERSION);
     return SR_OK;
 }
 

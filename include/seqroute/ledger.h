@@ -67,6 +67,13 @@ extern "C" {
  */
 #define SR_LEDGER_ID_MAX 128
 
+/*
+ * Maximum length in bytes of the model name stored on a reservation: the
+ * longest model name a catalogue accepts.  Any bytes but control
+ * characters (0x00 to 0x1f and 0x7f) are allowed, so UTF-8 names fit.
+ */
+#define SR_LEDGER_MODEL_MAX 256
+
 /* Default reservation lifetime when neither the call nor the options set one. */
 #define SR_LEDGER_DEFAULT_TTL_MS INT64_C(300000)
 
@@ -110,6 +117,14 @@ typedef struct sr_ledger_session {
     int64_t overdraft; /* the part of `spent` above what was held */
     int64_t remaining;
     int64_t open_reservations; /* count of open, unexpired reservations */
+
+    /*
+     * Reservations ever admitted on the session, whatever their state now.
+     * Incremented in the same atomic step as the admission; retries and
+     * rejected reserves do not count.  The router uses it as the index of
+     * the session's next turn.
+     */
+    int64_t reservations_admitted;
 } sr_ledger_session;
 
 typedef enum sr_ledger_state {
@@ -128,6 +143,7 @@ typedef struct sr_ledger_reservation {
     sr_ledger_state state;
     int64_t actual;    /* settled cost; 0 unless SETTLED */
     int64_t overdraft; /* part of `actual` counted as overdraft */
+    char model[SR_LEDGER_MODEL_MAX + 1]; /* as given to the reserve call; "" when none */
     bool late;         /* settled after it had expired or been released */
     bool replayed;     /* this call was a retry and changed nothing */
     sr_ledger_session session; /* the session's totals after the call */
@@ -174,10 +190,13 @@ void sr_ledger_options_init(sr_ledger_options *options);
 /*
  * Opens the ledger named by `url` ("sqlite:PATH" or
  * "redis://HOST:PORT[/DB][?prefix=P]").  SQLite creates the file and its
- * schema when missing.  `options` may be NULL for the defaults; it is
- * copied.  Errors: SR_ERR_INVALID for a malformed URL or option,
- * SR_ERR_IO when the SQLite file cannot be opened, SR_ERR_UNAVAILABLE
- * when the Redis server cannot be reached.  The caller closes the handle
+ * schema when missing, and upgrades a file written with an older schema
+ * in place (docs/LEDGER.md lists the versions).  `options` may be NULL
+ * for the defaults; it is copied.  Errors: SR_ERR_INVALID for a malformed
+ * URL or option, SR_ERR_IO when the SQLite file cannot be opened or
+ * upgraded, SR_ERR_UNSUPPORTED for a SQLite file with a newer schema than
+ * this build knows, SR_ERR_UNAVAILABLE when the Redis server cannot be
+ * reached.  The caller closes the handle
  * with sr_ledger_close.
  */
 sr_status sr_ledger_open(const char *url, const sr_ledger_options *options,
@@ -218,18 +237,31 @@ sr_status sr_ledger_session_get(sr_ledger *ledger, const char *session_id,
 /*
  * Atomically checks spent + reserved + amount <= budget and, if it holds,
  * stores reservation `reservation_id` of `amount` micro-units on the
- * session, expiring `ttl_ms` milliseconds from now (0 = the default).
- * A retry with the same session and amount returns the stored record
- * (whatever its state now) with `replayed` set; the TTL of a retry is
+ * session, expiring `ttl_ms` milliseconds from now (0 = the default), and
+ * adds one to the session's `reservations_admitted`.  A retry with the
+ * same session and amount returns the stored record (whatever its state
+ * now) with `replayed` set and counts nothing; the TTL of a retry is
  * ignored.  Errors: SR_ERR_INVALID (bad id, amount or ttl),
  * SR_ERR_NOT_FOUND (no such session), SR_ERR_CONFLICT (the id exists
- * with another session or amount), SR_ERR_REJECTED (over budget: `out`
- * still gets the session's totals in out->session), backend errors.
- * `out` may be NULL.
+ * with another session, amount or model), SR_ERR_REJECTED (over budget:
+ * `out` still gets the session's totals in out->session), backend errors.
+ * `out` may be NULL.  Stores no model; see sr_ledger_reserve_model.
  */
 sr_status sr_ledger_reserve(sr_ledger *ledger, const char *session_id,
                             const char *reservation_id, int64_t amount, int64_t ttl_ms,
                             sr_ledger_reservation *out, sr_error *err);
+
+/*
+ * sr_ledger_reserve that also stores `model` (NULL or "" for none, at
+ * most SR_LEDGER_MODEL_MAX bytes without control characters) on the
+ * reservation, so that a later settle can price token usage with that
+ * model's prices.  A retry must give the same model as the first call;
+ * another model is SR_ERR_CONFLICT.  Errors as sr_ledger_reserve, plus
+ * SR_ERR_INVALID for a bad model name.
+ */
+sr_status sr_ledger_reserve_model(sr_ledger *ledger, const char *session_id,
+                                  const char *reservation_id, int64_t amount, int64_t ttl_ms,
+                                  const char *model, sr_ledger_reservation *out, sr_error *err);
 
 /*
  * Records `actual` micro-units spent against the reservation and closes

@@ -881,7 +881,192 @@ static void totals_stop_at_exact_limit(void **state)
     assert_int_equal(r.session.spent, 9 * SR_LEDGER_MAX_AMOUNT + 7);
 }
 
+static void admitted_counts_each_reservation_once(void **state)
+{
+    fixture *f = begin(state);
+    sr_ledger_reservation r;
+    create(f, "s", 1000);
+    create(f, "t", 1000);
+    assert_int_equal(totals(f, "s").reservations_admitted, 0);
+
+    assert_int_equal(reserve(f, "s", "r1", 400, 0, &r), SR_OK);
+    assert_int_equal(r.session.reservations_admitted, 1);
+
+    /* A retry and a rejected reserve count nothing. */
+    assert_int_equal(reserve(f, "s", "r1", 400, 0, &r), SR_OK);
+    assert_true(r.replayed);
+    assert_int_equal(r.session.reservations_admitted, 1);
+    assert_int_equal(reserve(f, "s", "big", 601, 0, &r), SR_ERR_REJECTED);
+    assert_int_equal(r.session.reservations_admitted, 1);
+    assert_int_equal(reserve(f, "t", "r1", 400, 0, &r), SR_ERR_CONFLICT);
+    assert_int_equal(totals(f, "t").reservations_admitted, 0);
+
+    /* Settling, releasing and expiring leave the count alone. */
+    assert_int_equal(reserve(f, "s", "r2", 100, 1000, &r), SR_OK);
+    assert_int_equal(r.session.reservations_admitted, 2);
+    assert_int_equal(reserve(f, "s", "r3", 100, 0, NULL), SR_OK);
+    assert_int_equal(settle(f, "r1", 300, NULL), SR_OK);
+    assert_int_equal(sr_ledger_release(f->ledger, "r3", &r, NULL), SR_OK);
+    f->now += 1000;
+    sr_ledger_session s = totals(f, "s");
+    assert_int_equal(s.reservations_admitted, 3);
+    assert_int_equal(s.open_reservations, 0);
+    assert_int_equal(totals(f, "t").reservations_admitted, 0);
+
+    /* A replayed create reports the count too. */
+    sr_error err;
+    assert_int_equal(sr_ledger_session_create(f->ledger, "s", 1000, &s, NULL, &err), SR_OK);
+    assert_int_equal(s.reservations_admitted, 3);
+}
+
+static void model_stored_on_reservation(void **state)
+{
+    fixture *f = begin(state);
+    sr_ledger_reservation r;
+    sr_error err;
+    create(f, "s", 1000);
+
+    assert_int_equal(sr_ledger_reserve_model(f->ledger, "s", "r1", 100, 0, "gpt-4o", &r, &err),
+                     SR_OK);
+    assert_string_equal(r.model, "gpt-4o");
+    assert_int_equal(sr_ledger_reservation_get(f->ledger, "r1", &r, &err), SR_OK);
+    assert_string_equal(r.model, "gpt-4o");
+
+    /* A retry must name the same model; none at all is another model. */
+    assert_int_equal(sr_ledger_reserve_model(f->ledger, "s", "r1", 100, 0, "gpt-4o", &r, &err),
+                     SR_OK);
+    assert_true(r.replayed);
+    assert_int_equal(sr_ledger_reserve_model(f->ledger, "s", "r1", 100, 0, "mini", &r, &err),
+                     SR_ERR_CONFLICT);
+    assert_non_null(strstr(err.message, "gpt-4o"));
+    assert_int_equal(reserve(f, "s", "r1", 100, 0, &r), SR_ERR_CONFLICT);
+    assert_int_equal(totals(f, "s").reservations_admitted, 1);
+
+    /* Without a model the field is empty; "" and NULL are the same. */
+    assert_int_equal(reserve(f, "s", "r2", 100, 0, &r), SR_OK);
+    assert_string_equal(r.model, "");
+    assert_int_equal(sr_ledger_reserve_model(f->ledger, "s", "r2", 100, 0, "", &r, &err), SR_OK);
+    assert_true(r.replayed);
+
+    /* Settle and release return the model. */
+    assert_int_equal(settle(f, "r1", 100, &r), SR_OK);
+    assert_string_equal(r.model, "gpt-4o");
+
+    /* UTF-8 names fit; control bytes and names past the limit do not. */
+    assert_int_equal(
+        sr_ledger_reserve_model(f->ledger, "s", "r3", 1, 0, "mod\xc3\xa8le", &r, &err), SR_OK);
+    assert_string_equal(r.model, "mod\xc3\xa8le");
+    assert_int_equal(sr_ledger_reserve_model(f->ledger, "s", "r4", 1, 0, "a\nb", &r, &err),
+                     SR_ERR_INVALID);
+    char longest[SR_LEDGER_MODEL_MAX + 2];
+    memset(longest, 'm', sizeof(longest) - 1);
+    longest[SR_LEDGER_MODEL_MAX + 1] = '\0';
+    assert_int_equal(sr_ledger_reserve_model(f->ledger, "s", "r5", 1, 0, longest, &r, &err),
+                     SR_ERR_INVALID);
+    longest[SR_LEDGER_MODEL_MAX] = '\0';
+    assert_int_equal(sr_ledger_reserve_model(f->ledger, "s", "r5", 1, 0, longest, &r, &err),
+                     SR_OK);
+    assert_int_equal(strlen(r.model), SR_LEDGER_MODEL_MAX);
+}
+
 /* ---- backend-specific checks ------------------------------------------- */
+
+/* Runs `sql` on the SQLite file at `path` with its own connection. */
+static void sqlite_exec_file(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char *message = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &message) != SQLITE_OK)
+        fail_msg("sqlite3_exec: %s", message);
+    sqlite3_close(db);
+}
+
+static int sqlite_user_version(const char *path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+    const int version = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return version;
+}
+
+/* A file as the first ledger version wrote it: no count, no model column. */
+static const char version_1_file_sql[] =
+    "PRAGMA journal_mode = WAL;"
+    "CREATE TABLE sessions (id TEXT PRIMARY KEY, budget INTEGER NOT NULL CHECK (budget >= 0),"
+    " spent INTEGER NOT NULL DEFAULT 0, overdraft INTEGER NOT NULL DEFAULT 0,"
+    " created_ms INTEGER NOT NULL);"
+    "CREATE TABLE reservations (id TEXT PRIMARY KEY, session_id TEXT NOT NULL REFERENCES"
+    " sessions (id), amount INTEGER NOT NULL CHECK (amount >= 0), expires_ms INTEGER NOT NULL,"
+    " state INTEGER NOT NULL, actual INTEGER NOT NULL DEFAULT 0,"
+    " overdraft INTEGER NOT NULL DEFAULT 0, late INTEGER NOT NULL DEFAULT 0,"
+    " created_ms INTEGER NOT NULL, closed_ms INTEGER);"
+    "CREATE INDEX reservations_by_session ON reservations (session_id, state, expires_ms);"
+    "CREATE INDEX reservations_by_expiry ON reservations (state, expires_ms);"
+    "INSERT INTO sessions VALUES ('old', 1000, 300, 0, 1);"
+    "INSERT INTO sessions VALUES ('empty', 50, 0, 0, 1);"
+    "INSERT INTO reservations VALUES ('s1.0', 'old', 300, 99999999999999, 1, 300, 0, 0, 1, 2);"
+    "INSERT INTO reservations VALUES ('s2.1', 'old', 200, 99999999999999, 0, 0, 0, 0, 1, NULL);"
+    "INSERT INTO reservations VALUES ('s3.1', 'old', 100, 99999999999999, 2, 0, 0, 0, 1, 3);"
+    "PRAGMA user_version = 1;";
+
+static void sqlite_upgrades_version_1_file(void **state)
+{
+    fixture *f = begin(state);
+    if (g_backend.kind != BACKEND_SQLITE)
+        skip();
+    sr_ledger_close(f->ledger);
+    f->ledger = NULL;
+    unlink(f->path);
+    sqlite_exec_file(f->path, version_1_file_sql);
+
+    open_ledger(f);
+    assert_int_equal(sqlite_user_version(f->path), 2);
+
+    /* The count is filled from the reservations the file holds: 3 and 0. */
+    sr_ledger_session s = totals(f, "old");
+    assert_int_equal(s.reservations_admitted, 3);
+    assert_int_equal(s.spent, 300);
+    assert_int_equal(s.reserved, 200);
+    assert_int_equal(totals(f, "empty").reservations_admitted, 0);
+
+    /* Old reservations have no model and still settle; new ones count on. */
+    sr_ledger_reservation r;
+    assert_int_equal(settle(f, "s2.1", 150, &r), SR_OK);
+    assert_string_equal(r.model, "");
+    assert_int_equal(r.session.spent, 450);
+    sr_error err;
+    assert_int_equal(sr_ledger_reserve_model(f->ledger, "old", "s4", 10, 0, "weak", &r, &err),
+                     SR_OK);
+    assert_int_equal(r.session.reservations_admitted, 4);
+
+    /* Opening again is a no-op on the schema. */
+    sr_ledger_close(f->ledger);
+    open_ledger(f);
+    assert_int_equal(totals(f, "old").reservations_admitted, 4);
+    assert_int_equal(sqlite_user_version(f->path), 2);
+}
+
+static void sqlite_rejects_newer_schema(void **state)
+{
+    fixture *f = begin(state);
+    if (g_backend.kind != BACKEND_SQLITE)
+        skip();
+    sr_ledger_close(f->ledger);
+    f->ledger = NULL;
+    sqlite_exec_file(f->path, "PRAGMA user_version = 3;");
+
+    sr_ledger *ledger = NULL;
+    sr_error err;
+    assert_int_equal(sr_ledger_open(f->url, &f->options, &ledger, &err), SR_ERR_UNSUPPORTED);
+    assert_null(ledger);
+    assert_non_null(strstr(err.message, "version 3"));
+}
 
 static void sqlite_file_is_wal(void **state)
 {
@@ -924,6 +1109,53 @@ static void redis_script_cache_flush(void **state)
     assert_int_equal(totals(f, "s").reserved, 10);
 }
 
+static void redis_reads_hashes_without_new_fields(void **state)
+{
+    fixture *f = begin(state);
+    if (g_backend.kind != BACKEND_REDIS || g_backend.redis_pid <= 0)
+        skip();
+
+    /* Keys as the first ledger version wrote them: no `admitted`, no `model`. */
+    const char *prefix = strstr(f->url, "?prefix=") + strlen("?prefix=");
+    struct timeval timeout = {.tv_sec = 2, .tv_usec = 0};
+    redisContext *admin = redisConnectWithTimeout("127.0.0.1", g_backend.redis_port, timeout);
+    assert_non_null(admin);
+    assert_int_equal(admin->err, 0);
+    redisReply *reply = redisCommand(admin,
+                                     "HSET %ss:old budget 1000 spent 0 reserved 200 overdraft 0 "
+                                     "created_ms 1",
+                                     prefix);
+    assert_non_null(reply);
+    freeReplyObject(reply);
+    reply = redisCommand(admin,
+                         "HSET %sr:x.1 session old amount 200 expires 99999999999999 state open "
+                         "actual 0 overdraft 0 late 0 created_ms 1",
+                         prefix);
+    assert_non_null(reply);
+    freeReplyObject(reply);
+    reply = redisCommand(admin, "ZADD %sso:old 99999999999999 x.1", prefix);
+    assert_non_null(reply);
+    freeReplyObject(reply);
+    redisFree(admin);
+
+    sr_ledger_session s = totals(f, "old");
+    assert_int_equal(s.reservations_admitted, 0);
+    assert_int_equal(s.reserved, 200);
+    sr_ledger_reservation r;
+    sr_error err;
+    assert_int_equal(sr_ledger_reservation_get(f->ledger, "x.1", &r, &err), SR_OK);
+    assert_string_equal(r.model, "");
+    assert_int_equal(r.amount, 200);
+    assert_int_equal(reserve(f, "old", "x.1", 200, 0, &r), SR_OK);
+    assert_true(r.replayed);
+
+    /* Counting starts from the first reservation admitted after the upgrade. */
+    assert_int_equal(reserve(f, "old", "y", 100, 0, &r), SR_OK);
+    assert_int_equal(r.session.reservations_admitted, 1);
+    assert_int_equal(settle(f, "x.1", 200, &r), SR_OK);
+    assert_int_equal(r.session.spent, 200);
+}
+
 static void redis_reconnects_after_restart(void **state)
 {
     fixture *f = begin(state);
@@ -960,7 +1192,8 @@ static void redis_reconnects_after_restart(void **state)
         BEHAVIOUR(reservation_expires), BEHAVIOUR(settle_after_expiry_counts_overdraft),     \
         BEHAVIOUR(late_settle_that_fits), BEHAVIOUR(release_after_expiry),                   \
         BEHAVIOUR(default_ttl_from_options), BEHAVIOUR(count_open_over_sessions),            \
-        BEHAVIOUR(state_survives_reopen), BEHAVIOUR(totals_stop_at_exact_limit)
+        BEHAVIOUR(state_survives_reopen), BEHAVIOUR(totals_stop_at_exact_limit),             \
+        BEHAVIOUR(admitted_counts_each_reservation_once), BEHAVIOUR(model_stored_on_reservation)
 
 int main(void)
 {
@@ -976,10 +1209,13 @@ int main(void)
     const struct CMUnitTest sqlite_tests[] = {
         BEHAVIOUR_SUITE,
         BEHAVIOUR(sqlite_file_is_wal),
+        BEHAVIOUR(sqlite_upgrades_version_1_file),
+        BEHAVIOUR(sqlite_rejects_newer_schema),
     };
     const struct CMUnitTest redis_tests[] = {
         BEHAVIOUR_SUITE,
         BEHAVIOUR(redis_script_cache_flush),
+        BEHAVIOUR(redis_reads_hashes_without_new_fields),
         BEHAVIOUR(redis_reconnects_after_restart),
     };
 
