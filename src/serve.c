@@ -13,8 +13,9 @@
  * What the service keeps.  Nothing about sessions lives in the process:
  * budgets, spend and reservations are in the ledger, so a restart or a
  * second process sharing Redis reads the same state.  The turn index the
- * policy sees is the request's "turn" (default 0), because the ledger does
- * not count routes per session.  The reservation id carries the chosen
+ * policy sees is the request's "turn" when given, and otherwise the
+ * session's count of admitted reservations in the ledger (one per routed
+ * turn).  The reservation id carries the chosen
  * model's index ("BASE.K"), so a settle by token usage knows which prices
  * apply; BASE is the request id when one is given (a retried route then
  * returns the same reservation) and 16 random hex digits otherwise.
@@ -219,10 +220,11 @@ static double units(int64_t micros)
 /* Session totals as JSON: amounts in cost units and, exactly, in micro-units. */
 static json_t *session_json(const sr_ledger_session *s)
 {
-    return json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:I}", "id", s->id,
-                     "budget", units(s->budget), "spent", units(s->spent), "reserved",
+    return json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "id",
+                     s->id, "budget", units(s->budget), "spent", units(s->spent), "reserved",
                      units(s->reserved), "remaining", units(s->remaining), "overdraft",
                      units(s->overdraft), "open_reservations", (json_int_t)s->open_reservations,
+                     "reservations_admitted", (json_int_t)s->reservations_admitted,
                      "budget_micro", (json_int_t)s->budget, "spent_micro", (json_int_t)s->spent,
                      "reserved_micro", (json_int_t)s->reserved, "remaining_micro",
                      (json_int_t)s->remaining, "overdraft_micro", (json_int_t)s->overdraft);
@@ -471,9 +473,7 @@ static void handle_route(sr_server *server, const json_t *body, serve_reply *rep
         return;
     if (!has_lambda)
         lambda = server->config.default_lambda;
-    if (!has_turn)
-        turn = 0;
-    if (turn < 0 || turn >= SR_MAX_TURNS || turn != floor(turn)) {
+    if (has_turn && (turn < 0 || turn >= SR_MAX_TURNS || turn != floor(turn))) {
         reply_error(reply, 400, "invalid_field", method, url,
                     "field turn must be a whole number from 0 to %d", SR_MAX_TURNS - 1);
         return;
@@ -524,6 +524,12 @@ static void handle_route(sr_server *server, const json_t *body, serve_reply *rep
             reply_ledger_error(reply, &err, "unknown_session", method, url);
             break;
         }
+
+        /* Without a request turn, the turn is the number of routes admitted so far. */
+        if (!has_turn)
+            turn = session.reservations_admitted < SR_MAX_TURNS - 1
+                       ? (double)session.reservations_admitted
+                       : SR_MAX_TURNS - 1;
 
         serve_worker *worker = worker_acquire(server);
         const sr_route_input input = {.text = text,
@@ -601,6 +607,7 @@ static void handle_route(sr_server *server, const json_t *body, serve_reply *rep
             atomic_fetch_add(&server->metrics.degradations[result.mask[result.preferred]], 1);
         route_reply_fields(policy, explained, &reservation, result.model, session_id,
                            reservation.replayed);
+        json_object_set_new(explained, "turn_source", json_string(has_turn ? "request" : "ledger"));
         reply->status = 200;
         reply->body = explained;
         break;

@@ -4,8 +4,10 @@
 # back, with the numbers checked by hand from the policy's catalogue.  Also:
 # a retried route with the same request id returns the same reservation, a
 # release frees the budget, an over-reservation settle is recorded as
-# overdraft, `seqroute route` answers the same decision without a ledger, and
-# SIGTERM stops the server with exit 0 and a serve_stop line.
+# overdraft, `seqroute route` answers the same decision without a ledger, a
+# route without a turn takes the session's count of admitted routes as its
+# turn (a request turn overrides it), and SIGTERM stops the server with exit 0
+# and a serve_stop line.
 set -euo pipefail
 bin=${SEQROUTE_BIN:?SEQROUTE_BIN must point at the seqroute binary}
 command -v curl >/dev/null || { echo "SKIP: curl is not installed"; exit 77; }
@@ -35,12 +37,13 @@ rid=$(python3 -c "import json; print(json.loads(open('route.out').read().split('
 post /v1/settle "{\"reservation_id\": \"$rid\", \"usage\": {\"input_tokens\": 300, \"cached_input_tokens\": 100, \"output_tokens\": 500}}" > settle.out
 post /v1/settle "{\"reservation_id\": \"$rid\", \"usage\": {\"input_tokens\": 300, \"cached_input_tokens\": 100, \"output_tokens\": 500}}" > settle-again.out
 curl -s -w '\n%{http_code}\n' "$url/v1/sessions/demo" > get.out
-post /v1/route '{"session_id": "demo", "text": "And the series?", "turn": 1}' > route2.out
+post /v1/route '{"session_id": "demo", "text": "And the series?"}' > route2.out
 rid2=$(python3 -c "import json; print(json.loads(open('route2.out').read().split('\n')[0])['reservation_id'])")
 post /v1/release "{\"reservation_id\": \"$rid2\"}" > release.out
-post /v1/route '{"session_id": "demo", "text": "Thanks!", "turn": 2}' > route3.out
+post /v1/route '{"session_id": "demo", "text": "Thanks!", "turn": 5}' > route3.out
 rid3=$(python3 -c "import json; print(json.loads(open('route3.out').read().split('\n')[0])['reservation_id'])")
 post /v1/settle "{\"reservation_id\": \"$rid3\", \"cost\": 0.05}" > overdraft.out
+curl -s -w '\n%{http_code}\n' "$url/v1/sessions/demo" > get-end.out
 curl -s "$url/metrics" > metrics.out
 "$bin" route --policy p.policy --budget 0.1 --text "Prove that the integral converges." > cli.json
 
@@ -66,6 +69,9 @@ assert cli["model"] == r["model"] and cli["q_values"] == r["q_values"], (cli, r)
 expected = cli["reserve"][r["model"]]
 assert 0 <= r["reserved_micro"] - expected * 1e6 < 1.0, (r, expected)
 
+# The first route of a session is turn 0, counted by the ledger.
+assert r["turn"] == 0 and r["turn_source"] == "ledger", r
+
 status, again = read("retry.out")
 assert status == 200 and again["replayed"] and again["reservation_id"] == r["reservation_id"], again
 assert again["reserved_micro"] == r["reserved_micro"], again
@@ -83,11 +89,21 @@ assert status == 200 and st2["replayed"] and st2["actual_micro"] == st["actual_m
 
 status, g = read("get.out")
 assert status == 200 and g["spent_micro"] == st["actual_micro"] and g["reserved_micro"] == 0, g
+# One route admitted; the retried route did not count again.
+assert g["reservations_admitted"] == 1, g
+
+# The second route gives no turn: it is turn 1, the count of routes admitted before it.
+status, r2 = read("route2.out")
+assert status == 200 and r2["turn"] == 1 and r2["turn_source"] == "ledger", r2
 
 status, rel = read("release.out")
 assert status == 200 and rel["state"] == "released" and rel["remaining_micro"] == g["remaining_micro"], rel
 
 status, r3 = read("route3.out")
+# A request turn overrides the ledger's count (2 here).
+assert status == 200 and r3["turn"] == 5 and r3["turn_source"] == "request", r3
+status, g_end = read("get-end.out")
+assert status == 200 and g_end["reservations_admitted"] == 3, g_end
 status, od = read("overdraft.out")
 assert status == 200 and od["overdrawn"] is (50000 > r3["reserved_micro"]), (od, r3)
 assert od["overdraft_micro"] == max(0, 50000 - r3["reserved_micro"]), (od, r3)
