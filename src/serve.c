@@ -15,10 +15,12 @@
  * second process sharing Redis reads the same state.  The turn index the
  * policy sees is the request's "turn" when given, and otherwise the
  * session's count of admitted reservations in the ledger (one per routed
- * turn).  The reservation id carries the chosen
- * model's index ("BASE.K"), so a settle by token usage knows which prices
- * apply; BASE is the request id when one is given (a retried route then
- * returns the same reservation) and 16 random hex digits otherwise.
+ * turn).  The ledger stores the chosen model's name on the reservation, so
+ * a settle by token usage knows which prices apply.  The reservation id is
+ * the request id when one is given (a retried route then returns the same
+ * reservation) and 16 random hex digits otherwise.  Reservations made
+ * before the model was stored have ids "BASE.K" for policy model K; a
+ * settle by usage still reads K from such an id.
  *
  * Route.  Read the session's remaining budget, decide, reserve the chosen
  * model's worst-case cost.  The reserve step is the ledger's atomic
@@ -63,8 +65,8 @@
  * exactly. */
 #define MAX_USAGE_TOKENS 1e12
 
-/* Longest base of a reservation id: the ledger's limit minus ".K" for K < 1000. */
-#define RESERVATION_BASE_MAX (SR_LEDGER_ID_MAX - 4)
+/* Hex digits of a reservation id the service makes up: 64 random bits. */
+#define RANDOM_ID_BYTES 8
 
 /* A policy copy and its feature scratch, lent to one handler at a time. */
 typedef struct serve_worker {
@@ -414,41 +416,68 @@ static void route_reply_fields(const sr_qpolicy *policy, json_t *json,
 }
 
 /*
- * A retried route: the reservation "BASE.K" exists for some model K.  Fills
- * `reply` and returns true when found; false (reply untouched) when not.
+ * The policy model a reservation was made for: the stored model name, or
+ * for a reservation from before names were stored, K of its id "BASE.K".
+ * Returns -1 when neither names a model of this policy.
  */
-static bool route_replay(sr_server *server, const char *base, const char *session_id,
+static int reservation_model(const sr_qpolicy *policy, const sr_ledger_reservation *reservation)
+{
+    if (reservation->model[0] != '\0') {
+        for (int k = 0; k < policy->n_models; k++)
+            if (strcmp(policy->models[k].name, reservation->model) == 0)
+                return k;
+        return -1;
+    }
+
+    const char *dot = strrchr(reservation->id, '.');
+    if (!dot || dot[1] < '0' || dot[1] > '9')
+        return -1;
+    char *end = NULL;
+    const long k = strtol(dot + 1, &end, 10);
+    if (*end != '\0' || k >= policy->n_models)
+        return -1;
+    return (int)k;
+}
+
+/*
+ * A retried route: reservation `request_id` exists.  Fills `reply` and
+ * returns true when found; false (reply untouched) when not.
+ */
+static bool route_replay(sr_server *server, const char *request_id, const char *session_id,
                          serve_reply *reply, const char *method, const char *url)
 {
     const sr_qpolicy *policy = server->workers[0].policy;
-    for (int k = 0; k < policy->n_models; k++) {
-        char id[SR_LEDGER_ID_MAX + 1];
-        snprintf(id, sizeof(id), "%s.%d", base, k);
-        sr_error err;
-        sr_error_clear(&err);
-        sr_ledger_reservation reservation;
-        const sr_status status =
-            LEDGER_CALL(server, sr_ledger_reservation_get(server->ledger, id, &reservation, &err));
-        if (status == SR_ERR_NOT_FOUND)
-            continue;
-        if (status != SR_OK) {
-            reply_ledger_error(reply, &err, "unknown_reservation", method, url);
-            return true;
-        }
-        if (strcmp(reservation.session_id, session_id) != 0) {
-            reply_error(reply, 409, "conflict", method, url,
-                        "request_id %s was used for session %s, not %s", base,
-                        reservation.session_id, session_id);
-            return true;
-        }
-        reply->status = 200;
-        reply->body =
-            json_pack("{s:{}, s:[], s:b, s:n}", "q_values", "masked", "degraded", 0, "reason");
-        if (reply->body)
-            route_reply_fields(policy, reply->body, &reservation, k, session_id, true);
+    sr_error err;
+    sr_error_clear(&err);
+    sr_ledger_reservation reservation;
+    const sr_status status = LEDGER_CALL(
+        server, sr_ledger_reservation_get(server->ledger, request_id, &reservation, &err));
+    if (status == SR_ERR_NOT_FOUND)
+        return false;
+    if (status != SR_OK) {
+        reply_ledger_error(reply, &err, "unknown_reservation", method, url);
         return true;
     }
-    return false;
+    if (strcmp(reservation.session_id, session_id) != 0) {
+        reply_error(reply, 409, "conflict", method, url,
+                    "request_id %s was used for session %s, not %s", request_id,
+                    reservation.session_id, session_id);
+        return true;
+    }
+    const int model = reservation_model(policy, &reservation);
+    if (model < 0) {
+        reply_error(reply, 409, "conflict", method, url,
+                    "request_id %s names a reservation for model '%s', which this policy does "
+                    "not have; use a new request_id",
+                    request_id, reservation.model);
+        return true;
+    }
+    reply->status = 200;
+    reply->body =
+        json_pack("{s:{}, s:[], s:b, s:n}", "q_values", "masked", "degraded", 0, "reason");
+    if (reply->body)
+        route_reply_fields(policy, reply->body, &reservation, model, session_id, true);
+    return true;
 }
 
 static void handle_route(sr_server *server, const json_t *body, serve_reply *reply,
@@ -484,10 +513,10 @@ static void handle_route(sr_server *server, const json_t *body, serve_reply *rep
                     SR_LEDGER_ID_MAX);
         return;
     }
-    if (request_id && !valid_id(request_id, RESERVATION_BASE_MAX)) {
+    if (request_id && !valid_id(request_id, SR_LEDGER_ID_MAX)) {
         reply_error(reply, 400, "invalid_field", method, url,
                     "field request_id must be 1 to %d printable ASCII characters",
-                    RESERVATION_BASE_MAX);
+                    SR_LEDGER_ID_MAX);
         return;
     }
     if (!field_embedding(body, &embedding, &embedding_dim, reply, method, url))
@@ -500,18 +529,18 @@ static void handle_route(sr_server *server, const json_t *body, serve_reply *rep
         free(embedding);
         return;
     }
-    char base[RESERVATION_BASE_MAX + 1];
+    char id[SR_LEDGER_ID_MAX + 1];
     if (request_id) {
-        snprintf(base, sizeof(base), "%s", request_id);
+        snprintf(id, sizeof(id), "%s", request_id);
     } else {
-        uint8_t random_bytes[8];
+        uint8_t random_bytes[RANDOM_ID_BYTES];
         if (getrandom(random_bytes, sizeof(random_bytes), 0) != (ssize_t)sizeof(random_bytes)) {
             free(embedding);
             reply_error(reply, 500, "internal", method, url, "no random bytes for an id");
             return;
         }
-        for (int i = 0; i < 8; i++)
-            snprintf(base + 2 * i, 3, "%02x", random_bytes[i]);
+        for (int i = 0; i < RANDOM_ID_BYTES; i++)
+            snprintf(id + 2 * i, 3, "%02x", random_bytes[i]);
     }
 
     /* Decide and reserve, again when a concurrent request took the budget first. */
@@ -579,13 +608,12 @@ static void handle_route(sr_server *server, const json_t *body, serve_reply *rep
             reply_error(reply, 500, "internal", method, url, "%s", err.message);
             break;
         }
-        char id[SR_LEDGER_ID_MAX + 1];
-        snprintf(id, sizeof(id), "%s.%d", base, result.model);
         sr_ledger_reservation reservation;
-        const sr_status reserved =
-            LEDGER_CALL(server, sr_ledger_reserve(server->ledger, session_id, id, amount,
-                                                  server->config.reservation_ttl_seconds * 1000,
-                                                  &reservation, &err));
+        const sr_status reserved = LEDGER_CALL(
+            server, sr_ledger_reserve_model(server->ledger, session_id, id, amount,
+                                            server->config.reservation_ttl_seconds * 1000,
+                                            policy->models[result.model].name, &reservation,
+                                            &err));
         if (reserved == SR_ERR_REJECTED) {
             json_decref(explained);
             if (attempt + 1 < ROUTE_ATTEMPTS)
@@ -594,6 +622,13 @@ static void handle_route(sr_server *server, const json_t *body, serve_reply *rep
             reply_error(reply, 402, "no_affordable_model", method, url,
                         "session %s: the budget was taken by concurrent requests; %s", session_id,
                         err.message);
+            break;
+        }
+        /* A concurrent retry of the same request reserved first: return its reservation. */
+        if (reserved == SR_ERR_CONFLICT && request_id) {
+            json_decref(explained);
+            if (!route_replay(server, request_id, session_id, reply, method, url))
+                reply_ledger_error(reply, &err, "unknown_session", method, url);
             break;
         }
         if (reserved != SR_OK) {
@@ -613,19 +648,6 @@ static void handle_route(sr_server *server, const json_t *body, serve_reply *rep
         break;
     }
     free(embedding);
-}
-
-/* The model index K of a reservation id "BASE.K", or -1. */
-static int reservation_model(const char *id, int n_models)
-{
-    const char *dot = strrchr(id, '.');
-    if (!dot || dot[1] == '\0')
-        return -1;
-    char *end = NULL;
-    const long k = strtol(dot + 1, &end, 10);
-    if (*end != '\0' || k < 0 || k >= n_models)
-        return -1;
-    return (int)k;
 }
 
 /* Reads a token count of the usage object: absent is 0. */
@@ -673,8 +695,9 @@ static void handle_settle(sr_server *server, const json_t *body, serve_reply *re
 
     /* The actual cost: given, or priced from usage with the reserved model's prices. */
     const sr_qpolicy *policy = server->workers[0].policy;
-    const int model = reservation_model(id, policy->n_models);
     double input = 0, cached = 0, output = 0;
+    sr_error err;
+    sr_error_clear(&err);
     if (usage) {
         if (!json_is_object(usage)) {
             reply_error(reply, 400, "invalid_field", method, url,
@@ -686,10 +709,18 @@ static void handle_settle(sr_server *server, const json_t *body, serve_reply *re
             !usage_tokens(usage, "cached_input_tokens", &cached, reply, method, url) ||
             !usage_tokens(usage, "output_tokens", &output, reply, method, url))
             return;
+        sr_ledger_reservation held;
+        if (LEDGER_CALL(server, sr_ledger_reservation_get(server->ledger, id, &held, &err)) !=
+            SR_OK) {
+            reply_ledger_error(reply, &err, "unknown_reservation", method, url);
+            return;
+        }
+        const int model = reservation_model(policy, &held);
         if (model < 0) {
-            reply_error(reply, 400, "invalid_field", method, url,
-                        "reservation %s was not made by this service's route; settle it with cost",
-                        id);
+            reply_error(reply, 422, "unpriced_model", method, url,
+                        "reservation %s names no model of this policy (stored model '%s'); "
+                        "settle it with cost",
+                        id, held.model);
             return;
         }
         const sr_qpolicy_model *m = &policy->models[model];
@@ -713,8 +744,6 @@ static void handle_settle(sr_server *server, const json_t *body, serve_reply *re
         return;
     }
 
-    sr_error err;
-    sr_error_clear(&err);
     int64_t micros = 0;
     if (sr_ledger_micros_from_cost(cost, "cost", &micros, &err) != SR_OK) {
         reply_error(reply, 400, "invalid_field", method, url, "%s", err.message);
@@ -739,8 +768,10 @@ static void handle_settle(sr_server *server, const json_t *body, serve_reply *re
         (json_int_t)r.overdraft, "overdrawn", r.overdraft > 0, "late", r.late, "replayed",
         r.replayed, "remaining", units(r.session.remaining), "remaining_micro",
         (json_int_t)r.session.remaining);
-    if (reply->body && model >= 0)
-        json_object_set_new(reply->body, "model", json_string(policy->models[model].name));
+    const int model = reservation_model(policy, &r);
+    if (reply->body && (model >= 0 || r.model[0] != '\0'))
+        json_object_set_new(reply->body, "model",
+                            json_string(model >= 0 ? policy->models[model].name : r.model));
 }
 
 static void handle_release(sr_server *server, const json_t *body, serve_reply *reply,

@@ -60,7 +60,8 @@ status, r = read("route.out")
 assert status == 200, r
 for key in ("model", "reservation_id", "reserved", "remaining", "q_values", "masked", "reason"):
     assert key in r, ("missing field", key, r)
-assert r["reservation_id"].startswith("turn-1."), r
+# The reservation id is the request id; the ledger stores the model beside it.
+assert r["reservation_id"] == "turn-1", r
 assert r["remaining_micro"] == 100000 - r["reserved_micro"], r
 assert set(r["q_values"]) == {"strong", "weak"}, r
 cli = json.load(open("cli.json"))
@@ -83,6 +84,7 @@ cost = (300 * prices[0] + 100 * prices[0] * 0.5 + 500 * prices[1]) / 1e6
 status, st = read("settle.out")
 assert status == 200 and st["state"] == "settled" and not st["replayed"], st
 assert st["actual_micro"] == round(cost * 1e6), (st, cost)
+assert st["model"] == r["model"], (st, r)
 assert st["remaining_micro"] == 100000 - st["actual_micro"], st
 status, st2 = read("settle-again.out")
 assert status == 200 and st2["replayed"] and st2["actual_micro"] == st["actual_micro"], st2
