@@ -226,10 +226,10 @@ static json_t *session_json(const sr_ledger_session *s)
                      s->id, "budget", units(s->budget), "spent", units(s->spent), "reserved",
                      units(s->reserved), "remaining", units(s->remaining), "overdraft",
                      units(s->overdraft), "open_reservations", (json_int_t)s->open_reservations,
-                     "reservations_admitted", (json_int_t)s->reservations_admitted,
-                     "budget_micro", (json_int_t)s->budget, "spent_micro", (json_int_t)s->spent,
-                     "reserved_micro", (json_int_t)s->reserved, "remaining_micro",
-                     (json_int_t)s->remaining, "overdraft_micro", (json_int_t)s->overdraft);
+                     "reservations_admitted", (json_int_t)s->reservations_admitted, "budget_micro",
+                     (json_int_t)s->budget, "spent_micro", (json_int_t)s->spent, "reserved_micro",
+                     (json_int_t)s->reserved, "remaining_micro", (json_int_t)s->remaining,
+                     "overdraft_micro", (json_int_t)s->overdraft);
 }
 
 /* ---- request fields --------------------------------------------------------------- */
@@ -612,8 +612,7 @@ static void handle_route(sr_server *server, const json_t *body, serve_reply *rep
         const sr_status reserved = LEDGER_CALL(
             server, sr_ledger_reserve_model(server->ledger, session_id, id, amount,
                                             server->config.reservation_ttl_seconds * 1000,
-                                            policy->models[result.model].name, &reservation,
-                                            &err));
+                                            policy->models[result.model].name, &reservation, &err));
         if (reserved == SR_ERR_REJECTED) {
             json_decref(explained);
             if (attempt + 1 < ROUTE_ATTEMPTS)

@@ -137,9 +137,9 @@ static void reserve_parse_accepts_rules(void **unused)
 static void reserve_parse_rejects_bad_rules(void **unused)
 {
     (void)unused;
-    const char *bad[] = {"",         "mean",      "mean:",     "mean:0.99", "mean:-3",
-                         "mean:3x",  "mean:inf",  "mean:nan",  "tokens:0",  "tokens:-5",
-                         "tokens:",  "tokens:1e999", "max:3", "MEAN:3",   " mean:3"};
+    const char *bad[] = {"",        "mean",         "mean:",    "mean:0.99", "mean:-3",
+                         "mean:3x", "mean:inf",     "mean:nan", "tokens:0",  "tokens:-5",
+                         "tokens:", "tokens:1e999", "max:3",    "MEAN:3",    " mean:3"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         sr_reserve_config c;
         sr_reserve_config_default(&c);
@@ -365,8 +365,7 @@ static void decide_rejects_bad_input(void **unused)
     /* Features that average earlier turns cannot be served one turn at a time. */
     p->features.history = SR_HISTORY_MEAN;
     input = make_input(10.0, 0.0);
-    assert_int_equal(sr_route_decide(p, &reserve, &input, scratch, &r, &err),
-                     SR_ERR_UNSUPPORTED);
+    assert_int_equal(sr_route_decide(p, &reserve, &input, scratch, &r, &err), SR_ERR_UNSUPPORTED);
     sr_qpolicy_free(p);
 }
 
