@@ -708,18 +708,18 @@ static void handle_settle(sr_server *server, const json_t *body, serve_reply *re
             !usage_tokens(usage, "cached_input_tokens", &cached, reply, method, url) ||
             !usage_tokens(usage, "output_tokens", &output, reply, method, url))
             return;
-        sr_ledger_reservation held;
-        if (LEDGER_CALL(server, sr_ledger_reservation_get(server->ledger, id, &held, &err)) !=
+        sr_ledger_reservation stored;
+        if (LEDGER_CALL(server, sr_ledger_reservation_get(server->ledger, id, &stored, &err)) !=
             SR_OK) {
             reply_ledger_error(reply, &err, "unknown_reservation", method, url);
             return;
         }
-        const int model = reservation_model(policy, &held);
+        const int model = reservation_model(policy, &stored);
         if (model < 0) {
             reply_error(reply, 422, "unpriced_model", method, url,
                         "reservation %s names no model of this policy (stored model '%s'); "
                         "settle it with cost",
-                        id, held.model);
+                        id, stored.model);
             return;
         }
         const sr_qpolicy_model *m = &policy->models[model];

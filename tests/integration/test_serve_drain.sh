@@ -24,7 +24,7 @@ policy = h.train_policy(work)
 ledger = "sqlite:" + work + "/ledger.db"
 
 # Slow clients hold a request open across the signal; burst threads keep
-# sending routes until the server stops answering.
+# sending routes until the server stops responding.
 SLOW_CLIENTS = 4
 BURST_THREADS = 16
 # Seconds the slow clients wait after the signal before sending the rest of
@@ -111,7 +111,7 @@ for t in threads:
 server.log.close()
 log = server.text()
 
-# Every slow client was started before the signal and must have its answer.
+# Every slow client was started before the signal and must have its response.
 for status, body in slow_results:
     h.check(status == 200 and "reservation_id" in body, "slow request answered %s %s" % (status, body))
 stopping = re.search(r"serve_stopping in_flight=(\d+)", log)
