@@ -699,7 +699,7 @@ static sr_status parse_state(parsed_file *f, sr_bytes_reader *r, sr_error *err)
     if (r->failed)
         return corrupt(f, "STAT", "it is shorter than its fields", err);
 
-    /* Version 1 knows three algorithms and the four user state options. */
+    /* A version 1 file can name only the first three algorithms and the four user options. */
     const uint32_t last_algo = f->version >= 2 ? SR_QPOLICY_ALGO_MYOPIC_VALUE : SR_CQL_ALGO_BC;
     if (f->algo > last_algo)
         return corrupt(f, "STAT", "the algorithm is unknown", err);
