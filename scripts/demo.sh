@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The main job end to end on built-in generated data:
-#   generate sessions -> split by session -> train CQL and behaviour cloning
-#   -> evaluate them (CQL over a lambda sweep) against every baseline and the
-#   hindsight oracle at three budget levels.
+#   generate sessions -> split by session -> train CQL, the budget-blind
+#   myopic router and behaviour cloning -> evaluate them (CQL and the myopic
+#   router over a lambda sweep, the heuristic over its reserve) against every
+#   baseline and the hindsight oracle at three budget levels -> write the
+#   report (plots, CSV, HTML).
 # Usage: scripts/demo.sh [SEQROUTE_BINARY] [OUT_DIR]
 # Writes OUT_DIR/sessions.jsonl, the three splits, the two policy files,
 # eval.txt (the table), eval.json (the same rows as JSON), cql.curves.csv
@@ -26,10 +28,13 @@ echo "demo: splitting 80/10/10 by session" >&2
 # A smaller network and step count than the library defaults (hidden
 # 512,256,256 and 200k steps), so the demo trains in about a minute; on this
 # data it reaches test results close to a 20k-step run of the full network.
-echo "demo: training CQL (10000 steps) and behaviour cloning (3000 steps)" >&2
+echo "demo: training CQL (10000 steps), the myopic router and behaviour cloning (3000 each)" >&2
 "$bin" train --data "$out/train.jsonl" --val "$out/val.jsonl" --out "$out/cql.policy" \
   --algo cql --steps 10000 --hidden 256,128,128 --eval-every 1000 --log-every 2000 \
   --threads "$threads" --seed "$seed" --progress lines --curves "$out/cql.curves.csv"
+"$bin" train --data "$out/train.jsonl" --val "$out/val.jsonl" --out "$out/myopic.policy" \
+  --algo myopic --steps 3000 --hidden 256,128,128 --eval-every 1000 --log-every 1000 \
+  --threads "$threads" --seed "$seed" --progress lines
 "$bin" train --data "$out/train.jsonl" --val "$out/val.jsonl" --out "$out/bc.policy" \
   --algo bc --steps 3000 --hidden 256,128,128 --eval-every 1000 --log-every 1000 \
   --threads "$threads" --seed "$seed" --progress lines
@@ -39,7 +44,7 @@ echo "demo: training CQL (10000 steps) and behaviour cloning (3000 steps)" >&2
 # every deployable policy reduces to always-cheapest.
 echo "demo: evaluating on the test split" >&2
 "$bin" eval --data "$out/test.jsonl" --reference "$out/train.jsonl" \
-  --policy "all,cql:$out/cql.policy,bc:$out/bc.policy" --sweep \
+  --policy "all,cql:$out/cql.policy,myopic:$out/myopic.policy,bc:$out/bc.policy" --sweep \
   --budget-frac 0.30,0.50,0.70 --seed "$seed" --json "$out/eval.json" | tee "$out/eval.txt"
 
 echo "demo: wrote $out/eval.txt and $out/eval.json" >&2
