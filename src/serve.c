@@ -818,8 +818,11 @@ static enum MHD_Result send_reply(sr_server *server, struct MHD_Connection *conn
         reply->body =
             json_pack("{s:{s:s, s:s}}", "error", "code", "internal", "message", "out of memory");
     }
+    /* 15 significant digits print 0.1 as 0.1 rather than 0.10000000000000001.
+     * Exact amounts travel in the *_micro integer fields, so the decimal
+     * fields are for reading and lose nothing a client needs. */
     char *text =
-        reply->body ? json_dumps(reply->body, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+        reply->body ? json_dumps(reply->body, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     static const char fallback[] =
         "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
     struct MHD_Response *response =

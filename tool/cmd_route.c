@@ -161,7 +161,7 @@ int cmd_route(int argc, char **argv)
         goto done;
     }
     json = sr_route_result_json(policy, &input, &result);
-    if (!json || json_dumpf(json, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) != 0 ||
+    if (!json || json_dumpf(json, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) != 0 ||
         fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
         fprintf(stderr, "seqroute: error: could not write the decision to standard output\n");
         goto done;
