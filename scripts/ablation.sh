@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The ablation table of issue 4: which parts of SeqRoute matter, measured on a validation
+# The ablation table: which parts of SeqRoute matter, measured on a validation
 # split. It reproduces the "Ablation" section of docs/RESULTS.md.
 #
 #   data  the generated demo data (seqroute synth --sessions 5000 --seed 7, split 0.8/0.1/0.1
@@ -16,9 +16,9 @@
 #   -> OUT_DIR/ablation.md (the table), OUT_DIR/ablation.json, and per data set the policies,
 #      training logs and eval JSON
 #
-# HBR off, precisely: the relabeller is given ONE budget level (0.50 x C_ref, the middle of
-# the default levels) and ONE path per session (--max-enum 1 --paths 1), drawn from the
-# default behaviour mixture (uniform 0.4, cheapest 0.2, strongest 0.2, per-turn greedy 0.2).
+# HBR off, precisely: the relabeller gets ONE budget level (0.50 x C_ref, the middle of the
+# default levels) and ONE path per session (--max-enum 1 --paths 1). The path is drawn from
+# the default behaviour mixture: uniform 0.4, cheapest 0.2, strongest 0.2, per-turn greedy 0.2.
 # That is the data an ordinary offline-RL set-up would log: one trajectory per session under
 # one budget, about 3 transitions per session on the demo data against about 390 with HBR.
 #

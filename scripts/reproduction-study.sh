@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The reproduction study of issue 4: every policy on four public routing data sets, at three
+# The reproduction study: every policy on four public routing data sets, at three
 # budgets each, reproducing the "Reproduction study" section of docs/RESULTS.md.
 #
 #   for each data set (routellm-2model, routerbench-subset, llmrouter-9model,
 #   mtbench-gpt4-pooled):
 #     -> import as docs/IMPORT.md shows (single-turn sets chained into 4-turn sessions;
 #        MT-Bench's 80 real two-turn conversations kept as they are)
-#     -> split by session, seeded (a session holds its own prompts, so by prompt / question)
+#     -> split by session, seeded (each prompt or question is in one session only)
 #     -> C_ref from the TRAINING split; three budgets = fractions of it, tight to loose
 #     -> train the myopic router, behaviour cloning (BC) and CQL on train (--val selects)
 #     -> evaluate every policy on validation and on test with --sweep: static baselines,
@@ -26,7 +26,7 @@
 #   DATASETS              subset to run, comma-separated (default all four)
 #   MTBENCH_SPLIT_SEEDS   extra MT-Bench split seeds for the robustness table (default 2,3)
 #
-# Compute: one training at a time on one thread; about 10 minutes on the shared 2-core
+# Compute: one training at a time on one thread; about 6 minutes on the shared 2-core
 # development machine (docs/RESULTS.md records the measured time).
 #
 # Settings and why. They were NOT tuned per data set: they are the settings that the
@@ -107,14 +107,14 @@ import_ds() {
       [ "${#csvs[@]}" -eq 6 ] || fail "expected 6 RouterBench CSVs in $d, found ${#csvs[@]}"
       "$bin" import routerbench --turns 4 --seed "$seed" --out "$dir/sessions.jsonl" "${csvs[@]}" ;;
     llmrouter-9model)
-      # Train and test items pooled, priced from LLMRouter's own model list; items carry no
-      # task, so every answer is taken as 200 output tokens (docs/IMPORT.md's suggestion).
+      # Train and test items pooled, priced from LLMRouter's own model list. Items carry no
+      # task label, so every answer counts 200 output tokens (docs/IMPORT.md's suggestion).
       "$bin" import table --catalogue "$d/default_llm.json" --output-tokens 200 \
         --turns 4 --seed "$seed" --out "$dir/sessions.jsonl" \
         "$d/dcrouter_train.json" "$d/dcrouter_test.json" ;;
     mtbench-gpt4-pooled)
-      # 80 real two-turn sessions, 10 models; three 7B models without an API price are priced
-      # like a hosted Mistral-7B ($0.13 / 1M tokens), as in docs/IMPORT.md.
+      # 80 real two-turn sessions and 10 models. Three 7B models without an API price are
+      # priced like a hosted Mistral-7B ($0.13 / 1M tokens), as in docs/IMPORT.md.
       "$bin" import mtbench --questions "$d/question.jsonl" \
         --models gpt-4-1106-preview,claude-3-5-sonnet-20240620,gemini-1.5-flash,claude-3-opus-20240229,mixtral-8x7b-instruct-v0.1,meta-llama-3-8b-instruct,neuralmarcoro14-7b,dolphin-2.2.1-mistral-7b,llama-2-7b-chat,vicuna-7b-v1.3 \
         --rename mistralai/Mixtral-8x7B-Instruct-v0.1=mixtral-8x7b-instruct-v0.1 \
@@ -133,7 +133,8 @@ import_ds() {
 # Split fractions and budgets (fractions of C_ref of the training split) per data set.
 #   routellm: 0.30 leaves room for about one GPT-4 call (0.25 is exactly one mean call, where
 #             the mean-cost mask forbids GPT-4 and every policy is always-Mixtral); 0.54 is the
-#             SeqRoute paper's 5,000 of about 9,200 units; 0.85 the largest HBR level.
+#             budget of the SeqRoute paper (Xu, Zheng, Wang 2026: 5,000 units against about
+#             9,200 for always-strong); 0.85 the largest HBR level.
 #   routerbench: 8 of 11 models cost under 0.1 of GPT-4 per turn, so 0.10 already allows
 #             mid-price models on every turn but GPT-4 on none; 0.30 one GPT-4 call; 0.60 two.
 #   llmrouter: a session of the cheapest model (gemma, $0.1 against $0.9) costs 0.11 x C_ref and
@@ -160,6 +161,7 @@ budget_fracs_of() {
 
 # ---- one run: split, train, evaluate -------------------------------------------------------
 
+# shellcheck disable=SC2054  # the commas separate option values, not array elements
 common_train=(--threads 1 --hidden 256,128 --feature-dim 128 --lr 3e-4 --batch 256
               --eval-every 1000 --log-every 1000 --progress lines)
 
@@ -194,8 +196,8 @@ run_split() {
     || fail "BC training failed, see $run/train-bc.log"
   # CQL at two conservative weights; the validation return (mean over the training budget
   # levels, lambda 0, the selection rule of seqroute train) picks one. alpha 1 is the CQL
-  # authors' setting; on many-model data its penalty over K actions can pin the policy to
-  # the most logged behaviour, so the smaller 0.1 competes.
+  # authors' setting. On many-model data its penalty over K actions can pin the policy to
+  # the most logged behaviour, which is why the smaller 0.1 competes.
   local a best_a="" best_r=""
   for a in 1 0.1; do
     log "$ds s$sseed: training CQL alpha $a"
@@ -248,7 +250,6 @@ out, datasets, seed, extra_seeds, elapsed = sys.argv[1:6]
 datasets = datasets.split(",")
 extra_seeds = [s for s in extra_seeds.split(",") if s]
 SWEPT = {"heuristic": "reserve", "myopic": "lambda", "cql": "lambda"}
-BASE_FAMILIES = ("heuristic", "myopic", "bc")   # the deployable baselines beside statics
 
 
 def load(path):
@@ -382,13 +383,8 @@ def table(ds, run, c_ref, lines, summary):
         lines.append("")
         lines.append(dominance_summary(ev_test, budget, test_b))
 
-        # The cross-data-set summary: CQL at its validation lambda against the deployable
-        # baseline point with the best validation return.
-        cands = []
-        for label, fam, _ in sel[3:10]:
-            if fam is None:
-                continue
-            cands.append(label)
+        # The cross-data-set summary compares CQL at its validation lambda with the deployable
+        # baseline point that has the best validation return (rows 3 to 9 of the table).
         best_label, best_ret = None, None
         for label, fam, r in sel[3:10]:
             vr = find(val_b, r["name"], key(r) if r["name"] in SWEPT else None)
