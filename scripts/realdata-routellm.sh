@@ -10,11 +10,14 @@
 #     -> OUT_DIR/results.md (the tables of docs/RESULTS.md) and OUT_DIR/results.json
 #
 # Usage: scripts/realdata-routellm.sh [BUILD_DIR] [OUT_DIR]     (from the repository root)
-#   BUILD_DIR  holds the seqroute binary (default build)
+#   BUILD_DIR  contains the seqroute binary (default build)
 #   OUT_DIR    receives every file (default out/realdata-routellm, which git ignores, so
 #              nothing derived from the third-party data is committed)
 # The data folder is $SEQROUTE_SHARED_DATA/routellm-2model (default: ../shared/data next to
 # the repository).
+#
+# With SEQROUTE_REAL_GRID=1 the script also reruns the validation grid that chose the settings
+# and writes OUT_DIR/grid.md (906 s more on the development machine).
 #
 # Every step is seeded (SEED, default 1) and training runs on one thread, so a rerun on the
 # same build gives the same numbers. Run time: about 2 minutes on the 2-core development
@@ -205,3 +208,94 @@ with open(f"{out}/results.md", "w") as f:
 EOF
 log "wrote $out/results.md and $out/results.json"
 cat "$out/results.md"
+
+# ---- optional: the validation grid of docs/RESULTS.md --------------------------------------
+
+# SEQROUTE_REAL_GRID=1 retrains the CQL variants that chose the settings, one at a time, and
+# scores each on validation only. The paper-sized network takes about a quarter of the time.
+validation_grid() {
+  local grid=$out/grid
+  mkdir -p "$grid"
+
+  # A budget-only state: every prompt text replaced by one word, outcomes unchanged.
+  python3 - "$out" "$grid" <<'PYEOF'
+import json, sys
+src, dst = sys.argv[1], sys.argv[2]
+for part in ("train", "val"):
+    with open(f"{src}/{part}.jsonl") as f, open(f"{dst}/onetext-{part}.jsonl", "w") as g:
+        for i, line in enumerate(f):
+            if i > 0:
+                session = json.loads(line)
+                for turn in session["turns"]:
+                    turn["text"] = "question"
+                line = json.dumps(session) + "\n"
+            g.write(line)
+PYEOF
+
+  local base=(--threads 1 --target-period 1000 --eval-every 2500 --patience 6 --log-every 5000
+              --hidden 256,128 --feature-dim 128 --lr 3e-4 --progress lines)
+  local lo hi
+  lo=$(python3 -c 'import sys; print("%.10g" % (0.05 * float(sys.argv[1])))' "$c_ref")
+  hi=$(python3 -c 'import sys; print("%.10g" % float(sys.argv[1]))' "$c_ref")
+
+  # run NAME TRAIN VAL [train options]: trains on TRAIN, evaluates on VAL at the three budgets.
+  run() {
+    local name=$1 train=$2 val=$3
+    shift 3
+    log "grid: $name"
+    "$bin" train --data "$train" "${base[@]}" --out "$grid/$name.policy" "$@" \
+      > "$grid/$name.log" 2>&1 || fail "grid run $name failed, see $grid/$name.log"
+    "$bin" eval --data "$val" --reference "$train" --seed "$seed" --policy "$grid/$name.policy" \
+      --sweep --budget "$budgets" --json "$grid/$name.json" > /dev/null 2>> "$grid/$name.log" \
+      || fail "grid evaluation $name failed, see $grid/$name.log"
+  }
+  local tr=$out/train.jsonl va=$out/val.jsonl
+  run base "$tr" "$va" --val "$va" --algo cql --steps 30000
+  run seed2 "$tr" "$va" --val "$va" --algo cql --steps 30000 --seed 2
+  run alpha0.1 "$tr" "$va" --val "$va" --algo cql --alpha 0.1 --steps 30000
+  run dqn "$tr" "$va" --val "$va" --algo dqn --steps 30000
+  run eta5 "$tr" "$va" --val "$va" --algo cql --eta 5 --steps 30000
+  run loguniform "$tr" "$va" --val "$va" --algo cql --steps 30000 --log-uniform "$lo,$hi,5"
+  run paper-net "$tr" "$va" --val "$va" --algo cql --steps 15000 --hidden 512,256,256 \
+    --feature-dim 256
+  run no-selection "$tr" "$va" --algo cql --steps 20000
+  run one-text "$grid/onetext-train.jsonl" "$grid/onetext-val.jsonl" \
+    --val "$grid/onetext-val.jsonl" --algo cql --steps 30000
+  run state-seed2 "$tr" "$va" --val "$va" --algo cql --steps 30000 \
+    --state-options strong-calls,turn --seed 2
+  run bc-seed2 "$tr" "$va" --val "$va" --algo bc --steps 20000 --patience 4 --seed 2
+  for reserve in 1 2 4 8 16 32; do
+    "$bin" eval --data "$va" --reference "$tr" --seed "$seed" --policy heuristic \
+      --reserve "$reserve" --budget "$budgets" --json "$grid/heuristic-reserve$reserve.json" \
+      > /dev/null 2>> "$grid/heuristic.log" || fail "grid heuristic failed, see $grid/heuristic.log"
+  done
+
+  python3 - "$out" "$c_ref" <<'PYEOF'
+import json, sys
+out, c_ref = sys.argv[1], float(sys.argv[2])
+runs = ["base", "seed2", "alpha0.1", "dqn", "eta5", "loguniform", "paper-net", "no-selection",
+        "one-text", "state-seed2", "bc-seed2"]
+lines = ["| run (validation, lambda 0) | return | bankrupt % | quality | cost / C_ref |",
+         "|---|---:|---|---|---|"]
+def row(name, rows):
+    rows = [r for r in rows if r.get("lambda", 0) == 0]
+    mean_return = sum(r["mean_return"] for r in rows) / len(rows)
+    cells = [" / ".join(f % g(r) for r in rows) for f, g in (
+        ("%.1f", lambda r: 100 * r["bankruptcy_rate"]), ("%.3f", lambda r: r["mean_quality"]),
+        ("%.3f", lambda r: r["mean_cost"] / c_ref))]
+    lines.append("| %s | %.3f | %s | %s | %s |" % (name, mean_return, *cells))
+for name in runs:
+    row(name, json.load(open(f"{out}/grid/{name}.json"))["rows"])
+val = json.load(open(f"{out}/eval-val.json"))["rows"]
+row("chosen: state options strong-calls,turn (cql.policy)", [r for r in val if r["name"] == "cql"])
+row("BC (bc.policy)", [r for r in val if r["name"] == "bc"])
+for reserve in (1, 2, 4, 8, 16, 32):
+    row("heuristic, reserve %d" % reserve,
+        json.load(open(f"{out}/grid/heuristic-reserve{reserve}.json"))["rows"])
+open(f"{out}/grid.md", "w").write("\n".join(lines) + "\n")
+PYEOF
+  log "wrote $out/grid.md"
+}
+if [ "${SEQROUTE_REAL_GRID:-0}" = 1 ]; then
+  validation_grid
+fi
