@@ -717,7 +717,8 @@ sr_status sr_eval_report_build(const sr_dataset *ds, const sr_eval_request *requ
             goto nomem;
 
     /* Budgets. */
-    report->c_ref = sr_eval_c_ref(ds);
+    report->c_ref_given = isfinite(request->c_ref) && request->c_ref > 0;
+    report->c_ref = report->c_ref_given ? request->c_ref : sr_eval_c_ref(ds);
     report->c_ref_model = sr_eval_most_expensive(ds);
     budgets = malloc(request->n_budgets * sizeof(double));
     if (budgets == NULL)

@@ -78,6 +78,9 @@ static void print_help(FILE *out)
             "                       policy's frontier, its AIQ and the dominance table\n"
             "  --reference FILE     sessions the baselines take model means from (default:\n"
             "                       the evaluation data)\n"
+            "  --c-ref X            C_ref that --budget-frac multiplies, in the data's cost\n"
+            "                       unit (default: computed from the evaluation data); pass\n"
+            "                       the training split's value so fractions match across splits\n"
             "  --reserve LIST       heuristic: multipliers >= 0 on the reserve kept for the\n"
             "                       remaining turns (default %g); several values sweep it\n"
             "  --true-remaining     heuristic: use the session's true remaining turn count\n"
@@ -119,6 +122,7 @@ typedef struct eval_args {
     const char *calibration_path;
     sr_calibration calibration;
     double drift_tolerance; /* < 0: the default */
+    double c_ref;           /* --c-ref, NAN when absent */
 } eval_args;
 
 enum {
@@ -133,6 +137,7 @@ enum {
     OPT_FALLBACK_MODEL,
     OPT_ORACLE_OBJECTIVE,
     OPT_REFERENCE,
+    OPT_C_REF,
     OPT_RESERVE,
     OPT_TRUE_REMAINING,
     OPT_SKIP_INVALID,
@@ -202,6 +207,7 @@ static int parse_args(int argc, char **argv, eval_args *args)
         {"fallback-model", required_argument, NULL, OPT_FALLBACK_MODEL},
         {"oracle-objective", required_argument, NULL, OPT_ORACLE_OBJECTIVE},
         {"reference", required_argument, NULL, OPT_REFERENCE},
+        {"c-ref", required_argument, NULL, OPT_C_REF},
         {"reserve", required_argument, NULL, OPT_RESERVE},
         {"true-remaining", no_argument, NULL, OPT_TRUE_REMAINING},
         {"skip-invalid", no_argument, NULL, OPT_SKIP_INVALID},
@@ -283,6 +289,14 @@ static int parse_args(int argc, char **argv, eval_args *args)
             break;
         case OPT_REFERENCE:
             args->reference = optarg;
+            break;
+        case OPT_C_REF:
+            if (!cli_parse_double(COMMAND, "--c-ref", optarg, &args->c_ref))
+                return CLI_EXIT_USAGE;
+            if (!(args->c_ref > 0)) {
+                cli_usage_error(COMMAND, "option --c-ref: %s is not a positive cost", optarg);
+                return CLI_EXIT_USAGE;
+            }
             break;
         case OPT_RESERVE:
             free(args->reserves);
@@ -522,7 +536,10 @@ static void print_table(FILE *out, const sr_eval_report *report, const sr_datase
             args->data, report->sessions, (unsigned long long)report->seed, report->mdp.eta,
             sr_bankrupt_mode_name(report->mdp.bankrupt_mode),
             sr_oracle_objective_name(args->oracle_objective));
-    if (report->c_ref_model >= 0)
+    if (report->c_ref_given)
+        fprintf(out, "C_ref %.6g %s (given with --c-ref)\n", report->c_ref,
+                ds->catalogue.cost_unit ? ds->catalogue.cost_unit : "");
+    else if (report->c_ref_model >= 0)
         fprintf(out, "C_ref %.6g %s (mean cost of an always-%s session)\n", report->c_ref,
                 ds->catalogue.cost_unit ? ds->catalogue.cost_unit : "",
                 ds->catalogue.models[report->c_ref_model].name);
@@ -742,6 +759,7 @@ int cmd_eval(int argc, char **argv)
 {
     eval_args args = {0};
     args.drift_tolerance = -1;
+    args.c_ref = NAN;
     args.seed = SR_EVAL_DEFAULT_SEED;
     args.eta = SR_MDP_DEFAULT_ETA;
     args.bankrupt = SR_BANKRUPT_UNSERVED;
@@ -773,6 +791,7 @@ int cmd_eval(int argc, char **argv)
     request.budgets = args.budgets;
     request.n_budgets = args.n_budgets;
     request.budgets_are_fractions = args.fractions;
+    request.c_ref = args.c_ref;
     sr_eval_options_default(&request.eval);
     request.eval.seed = args.seed;
     request.eval.mdp.eta = args.eta;

@@ -166,6 +166,12 @@ typedef struct sr_eval_request {
     size_t n_reserves;
     /* Computes frontiers, AIQ and the dominance table (see sr_eval_report). */
     bool frontier;
+    /*
+     * C_ref that budget fractions multiply, in the data's cost unit; 0 (the
+     * zero value) or NAN computes it from the evaluated data.  Pass the
+     * training data's C_ref so fractions mean the same budgets on every split.
+     */
+    double c_ref;
 } sr_eval_request;
 
 /* Reserve grid of the heuristic under `seqroute eval --sweep`: from no reserve to five times it. */
@@ -225,6 +231,7 @@ typedef struct sr_eval_report {
     size_t sessions;
     double c_ref;
     int c_ref_model; /* the model behind C_ref (sr_eval_most_expensive) */
+    bool c_ref_given; /* C_ref came from the request, not from the data */
     sr_mdp_config mdp;
     double heuristic_reserve;
     bool heuristic_true_remaining;

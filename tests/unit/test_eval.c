@@ -270,6 +270,16 @@ static void budget_fractions_use_c_ref(void **state)
     assert_true(fabs(report.rows[0].budget - 0.5 * 2.75 / 3) < TOLERANCE);
     assert_true(report.rows[0].budget_frac == 0.5);
     assert_true(report.rows[1].budget_frac == 1.0);
+    assert_false(report.c_ref_given);
+    sr_eval_report_free(&report);
+
+    /* A given C_ref (say the training split's) replaces the data's own. */
+    request.c_ref = 2.0;
+    assert_int_equal(sr_eval_report_build(&ds, &request, &report, &err), SR_OK);
+    assert_true(report.c_ref_given);
+    assert_true(report.c_ref == 2.0);
+    assert_true(fabs(report.rows[0].budget - 1.0) < TOLERANCE);
+    assert_true(fabs(report.rows[1].budget - 2.0) < TOLERANCE);
     sr_eval_report_free(&report);
     sr_dataset_free(&ds);
 }
