@@ -414,6 +414,22 @@ static sr_status prepare(train_run *run, sr_error *err)
     run->n_models = train->catalogue.n_models;
     sr_nn_set_threads(c->threads);
 
+    /* Text features need text: without any, every state would look alike and
+     * the policy would learn nothing from the turn, silently. */
+    const bool text_features =
+        c->features.source == SR_FEATURES_TEXT ||
+        (c->features.source == SR_FEATURES_AUTO && train->catalogue.embedding_dim == 0);
+    if (text_features) {
+        size_t with_text = 0;
+        for (size_t j = 0; j < train->n_turns && with_text == 0; j++)
+            with_text += train->turns[j].text != NULL;
+        if (with_text == 0)
+            return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "features",
+                                "the features are read from turn text, but no turn of the "
+                                "training data has text and none has an embedding; import the "
+                                "data with its text, or add embeddings");
+    }
+
     /* Features and their normalisation. */
     status = sr_feature_table_build(&c->features, train, &run->table, err);
     if (status == SR_OK)

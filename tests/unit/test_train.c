@@ -431,6 +431,33 @@ static void train_bc_labels_by_hand(void **unused)
     sr_dataset_free(&ds);
 }
 
+/* Text features on data without any text: rejected before training starts. */
+static void train_rejects_data_without_text(void **unused)
+{
+    (void)unused;
+    sr_error err;
+    sr_dataset ds;
+    sr_train_config c;
+    sr_train_result result;
+    size_t turn;
+
+    sr_dataset_init(&ds);
+    assert_int_equal(sr_dataset_add_model(&ds, "strong", NAN, NAN, 10.0, false, &err), SR_OK);
+    assert_int_equal(sr_dataset_add_model(&ds, "weak", NAN, NAN, 1.0, true, &err), SR_OK);
+    assert_int_equal(sr_dataset_begin_session(&ds, "s0", NAN, &err), SR_OK);
+    assert_int_equal(sr_dataset_add_turn(&ds, NULL, NULL, 0, NULL, -1, &turn, &err), SR_OK);
+    assert_int_equal(sr_dataset_set_outcome(&ds, turn, 0, 1.0, 10.0, NAN, NAN, &err), SR_OK);
+    assert_int_equal(sr_dataset_set_outcome(&ds, turn, 1, 0.5, 1.0, NAN, NAN, &err), SR_OK);
+
+    tiny_config(&c, "/tmp/unused.policy");
+    c.steps = 10;
+    memset(&result, 0, sizeof(result));
+    assert_int_equal(sr_train_run(&ds, NULL, &c, NULL, &result, &err), SR_ERR_INVALID);
+    assert_string_equal(err.field, "features");
+    assert_non_null(strstr(err.message, "no turn of the training data has text"));
+    sr_dataset_free(&ds);
+}
+
 static void train_config_rejects(void **unused)
 {
     (void)unused;
@@ -682,6 +709,7 @@ int main(void)
         cmocka_unit_test(train_guard_stops_on_nan),
         cmocka_unit_test(train_bc_labels_by_hand),
         cmocka_unit_test(train_config_rejects),
+        cmocka_unit_test(train_rejects_data_without_text),
         cmocka_unit_test(train_lambda_reward_by_hand),
         cmocka_unit_test(train_lambda_sampler_range),
         cmocka_unit_test(train_lambda_conditioned_tiny),
