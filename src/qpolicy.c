@@ -1100,6 +1100,19 @@ sr_status sr_qpolicy_check_data(const sr_qpolicy *policy, const sr_dataset *ds, 
             model_map[k] = index;
     }
 
+    /*
+     * Budgets, costs and the budget inputs are in the policy's cost unit; data in another
+     * unit would feed the network budgets on another scale.  A policy built in memory
+     * records no unit and is not checked; the policy keeps at most 63 bytes of it.
+     */
+    const char *unit = ds->catalogue.cost_unit ? ds->catalogue.cost_unit : "units";
+    if (policy->cost_unit[0] != '\0' &&
+        strncmp(policy->cost_unit, unit, sizeof(policy->cost_unit) - 1) != 0)
+        return sr_error_set(err, SR_ERR_INVALID, file, 0, "cost_unit",
+                            "the policy was trained on costs in '%s', but the evaluation data's "
+                            "cost unit is '%s'; evaluate on data in the training unit",
+                            policy->cost_unit, unit);
+
     /* The data must yield feature rows of the trained width. */
     const int dim = sr_features_dim(&policy->features, ds);
     if (dim != policy->state.feature_dim) {

@@ -299,7 +299,8 @@ void sr_qpolicy_choose(const sr_qpolicy *policy, const float *q, double budget, 
 
 /*
  * Checks that `policy` can run on `ds`: every policy model is in the
- * catalogue of `ds` (matched by name), the data yields feature rows of the
+ * catalogue of `ds` (matched by name), the data's cost unit is the one the
+ * policy recorded (not checked when it recorded none), the data yields feature rows of the
  * policy's width F (embeddings of the right width, or turn text for text
  * features).  Fills `model_map` (K entries, may be NULL) with the catalogue
  * index of each policy model.  The message names the policy file and what

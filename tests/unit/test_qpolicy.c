@@ -380,6 +380,20 @@ static void qpolicy_data_mismatch(void **unused)
     assert_non_null(strstr(err.message, "'tiny'"));
     snprintf(p->models[1].name, sizeof(p->models[1].name), "weak");
 
+    /* Data in another cost unit: budgets and costs would be on another scale. */
+    assert_int_equal(sr_dataset_set_cost_unit(&ds, "USD", &err), SR_OK);
+    assert_int_equal(sr_qpolicy_check_data(p, &ds, map, &err), SR_ERR_INVALID);
+    assert_non_null(strstr(err.message, "named.policy"));
+    assert_non_null(strstr(err.message, "'USD'"));
+    assert_non_null(strstr(err.message, "'units'"));
+
+    /* A policy without a recorded unit is not checked. */
+    p->cost_unit[0] = '\0';
+    assert_int_equal(sr_qpolicy_check_data(p, &ds, map, &err), SR_OK);
+    snprintf(p->cost_unit, sizeof(p->cost_unit), "units");
+    assert_int_equal(sr_dataset_set_cost_unit(&ds, "units", &err), SR_OK);
+    assert_int_equal(sr_qpolicy_check_data(p, &ds, map, &err), SR_OK);
+
     /* A policy reading embeddings on data without them. */
     p->features.source = SR_FEATURES_EMBEDDING;
     p->embedding_dim = 32;
