@@ -1212,6 +1212,9 @@ sr_status sr_train_run(const sr_dataset *train, const sr_dataset *val,
     if (status == SR_OK && run->val == NULL) {
         sr_mlp_copy_params(run->best, sr_cql_online(run->learner));
         run->best_step = steps_done;
+        /* A resumed checkpoint's best return measured other parameters: drop it. */
+        run->has_best = false;
+        run->best_val_return = NAN;
     }
 
     /* The policy file gets the best parameters. */

@@ -281,6 +281,15 @@ static void train_resume_matches_straight(void **unused)
     assert_same_file(straight, resumed);
     assert_same_file(checkpoint_straight, checkpoint);
 
+    /*
+     * A resume without validation data keeps the last parameters, so it reports no
+     * validation return: the checkpoint's best belongs to other parameters.
+     */
+    assert_int_equal(sr_train_run(&train, NULL, &config, checkpoint_straight, &result, &err),
+                     SR_OK);
+    assert_int_equal(result.best_step, 400);
+    assert_true(isnan(result.best_val_return));
+
     /* A policy file without training state is not a checkpoint. */
     assert_int_equal(sr_train_run(&train, &train, &config, straight, &result, &err),
                      SR_ERR_INVALID);
