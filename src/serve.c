@@ -322,6 +322,11 @@ static void handle_session_create(sr_server *server, const json_t *body, serve_r
     if (!field_string(body, "id", true, &id, reply, method, url) ||
         !field_number(body, "budget", true, &budget, &has_budget, reply, method, url))
         return;
+    if (!valid_id(id, SR_LEDGER_ID_MAX)) {
+        reply_error(reply, 400, "invalid_field", method, url,
+                    "field id must be 1 to %d printable ASCII characters", SR_LEDGER_ID_MAX);
+        return;
+    }
 
     sr_error err;
     sr_error_clear(&err);

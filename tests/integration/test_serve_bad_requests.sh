@@ -86,6 +86,12 @@ try:
         h.check(status == 200, "%s: the next good route got %s" % (name, status))
         print("ok: %-28s -> %d %s" % (name, want_status, want_code))
 
+    # An empty session id on create is named by its own field, "id".
+    status, body = server.request("POST", "/v1/sessions", raw=b'{"id": "", "budget": 1}')
+    h.check(status == 400 and body["error"]["code"] == "invalid_field", "empty id: %s %s" % (status, body))
+    h.check("field id " in body["error"]["message"], "empty id: message names another field: %s" % body)
+    print("ok: %-28s -> 400 invalid_field" % "empty session id on create")
+
     status, body = chunked("/v1/route", 2 << 20)
     h.check(status == 413 and body["error"]["code"] == "body_too_large", "chunked huge body: %s %s" % (status, body))
     h.check(server.request("POST", "/v1/route", good)[0] == 200, "no good route after the chunked body")
