@@ -55,7 +55,8 @@ fail() { echo "ablation: $*" >&2; exit 1; }
 
 [ -x "$bin" ] || fail "no seqroute binary at $bin; build it first (make, or cmake --build $build)"
 command -v python3 > /dev/null || fail "python3 is needed to write the table (scripts/install-deps.sh installs it)"
-case $steps in ''|*[!0-9]*) fail "STEPS must be a positive integer, got '$steps'" ;; esac
+case $steps in ''|*[!0-9]*|0) fail "STEPS must be a positive integer, got '$steps'" ;; esac
+case $seeds in ''|*[!0-9,]*) fail "SEEDS must be comma-separated integers, got '$seeds'" ;; esac
 if [ "$routellm" = 1 ]; then
   [ -d "$shared/routellm-2model" ] || fail "data folder $shared/routellm-2model is missing; set SEQROUTE_SHARED_DATA or run without ROUTELLM=1"
   [ -f "$shared/llm-prices/litellm_model_prices_2025-02-06.json" ] || fail "price table missing under $shared/llm-prices"

@@ -24,7 +24,8 @@
 #                         folder is missing
 #   SEED                  seed of import chaining, splits, training and evaluation (default 1)
 #   DATASETS              subset to run, comma-separated (default all four)
-#   MTBENCH_SPLIT_SEEDS   extra MT-Bench split seeds for the robustness table (default 2,3)
+#   MTBENCH_SPLIT_SEEDS   extra MT-Bench split seeds for the robustness table (default 2,3;
+#                         set it empty for none)
 #
 # Compute: one training at a time on one thread; about 6 minutes on the shared 2-core
 # development machine (docs/RESULTS.md records the measured time).
@@ -52,12 +53,14 @@ bin=$build/seqroute
 shared=${SEQROUTE_SHARED_DATA:-$repo/../shared/data}
 prices=$shared/llm-prices/litellm_model_prices_2025-02-06.json
 datasets=${DATASETS:-routellm-2model,routerbench-subset,llmrouter-9model,mtbench-gpt4-pooled}
-mt_extra_seeds=${MTBENCH_SPLIT_SEEDS:-2,3}
+mt_extra_seeds=${MTBENCH_SPLIT_SEEDS-2,3}
 
 fail() { echo "reproduction-study: $*" >&2; exit 1; }
 
 # ---- inputs ----------------------------------------------------------------------------
 
+case $seed in ''|*[!0-9]*) fail "SEED must be a non-negative integer, got '$seed'" ;; esac
+case $mt_extra_seeds in *[!0-9,]*) fail "MTBENCH_SPLIT_SEEDS must be comma-separated integers, got '$mt_extra_seeds'" ;; esac
 [ -x "$bin" ] || fail "no seqroute binary at $bin; build it first (make, or cmake --build $build)"
 [ -d "$shared" ] || fail "data folder $shared is missing; set SEQROUTE_SHARED_DATA to the folder that holds the four data sets and llm-prices"
 [ -f "$prices" ] || fail "price table $prices is missing; set SEQROUTE_SHARED_DATA to the folder that holds llm-prices"
