@@ -534,6 +534,20 @@ static sr_status prepare(train_run *run, sr_error *err)
     status = build_policy(run, err);
     if (status != SR_OK)
         return status;
+
+    /* A validation set the policy cannot run on fails now, not at the first validation. */
+    if (run->val != NULL && sr_qpolicy_check_data(run->policy, run->val, NULL, err) != SR_OK) {
+        /* The message starts with the policy's placeholder name: keep only what follows. */
+        const char *text = err->message;
+        const size_t path_length = strlen(err->path);
+        if (path_length > 0 && strncmp(text, err->path, path_length) == 0 &&
+            strncmp(text + path_length, ": ", 2) == 0)
+            text += path_length + 2;
+        char reason[SR_ERROR_MESSAGE_MAX];
+        snprintf(reason, sizeof(reason), "%s", text);
+        return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "val",
+                            "the validation sessions do not fit the trained policy: %s", reason);
+    }
     const size_t b = (size_t)c->batch;
     const size_t d = (size_t)run->input_dim;
     run->transitions = malloc(b * sizeof(sr_hbr_transition));

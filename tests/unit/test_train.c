@@ -243,6 +243,42 @@ static void train_is_deterministic(void **unused)
     sr_dataset_free(&train);
 }
 
+static void train_val_mismatch_rejected_first(void **unused)
+{
+    (void)unused;
+    sr_error err;
+    sr_dataset train;
+    sr_dataset val;
+    build_tiny(&train, SESSIONS);
+    build_tiny(&val, SESSIONS);
+    assert_int_equal(sr_dataset_set_cost_unit(&train, "units", &err), SR_OK);
+    assert_int_equal(sr_dataset_set_cost_unit(&val, "USD", &err), SR_OK);
+    char out[256];
+    char checkpoint[256];
+    temp_path(out, sizeof(out), "mismatch.policy");
+    temp_path(checkpoint, sizeof(checkpoint), "mismatch.ckpt");
+    remove(checkpoint);
+
+    /* Validation in another cost unit fails before any step, so no checkpoint exists. */
+    sr_train_config config;
+    sr_train_result result;
+    tiny_config(&config, out);
+    config.steps = 50;
+    config.eval_every = 1000;
+    config.checkpoint_path = checkpoint;
+    assert_int_equal(sr_train_run(&train, &val, &config, NULL, &result, &err), SR_ERR_INVALID);
+    assert_non_null(strstr(err.message, "validation"));
+    assert_non_null(strstr(err.message, "'USD'"));
+    FILE *written = fopen(checkpoint, "rb");
+    assert_null(written);
+    if (written != NULL)
+        fclose(written);
+
+    remove(out);
+    sr_dataset_free(&val);
+    sr_dataset_free(&train);
+}
+
 static void train_resume_matches_straight(void **unused)
 {
     (void)unused;
@@ -714,6 +750,7 @@ int main(void)
         cmocka_unit_test(train_cql_saves_budget),
         cmocka_unit_test(train_bc_stays_myopic),
         cmocka_unit_test(train_is_deterministic),
+        cmocka_unit_test(train_val_mismatch_rejected_first),
         cmocka_unit_test(train_resume_matches_straight),
         cmocka_unit_test(train_guard_stops_on_nan),
         cmocka_unit_test(train_bc_labels_by_hand),
