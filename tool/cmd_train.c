@@ -620,6 +620,12 @@ static void on_progress(const sr_train_progress *p, void *user_data)
         fprintf(stderr, "] %3.0f%% %lld/%lld loss %.4g mean_q %.4g best %.4g", 100 * done,
                 (long long)p->step, (long long)p->steps, p->loss, p->mean_q, p->best_val_return);
         sink->bar_drawn = true;
+
+        /* The last step ends the line, so the closing log lines start on their own. */
+        if (p->step >= p->steps) {
+            fputc('\n', stderr);
+            sink->bar_drawn = false;
+        }
         fflush(stderr);
         return;
     }

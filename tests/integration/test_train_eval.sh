@@ -55,3 +55,11 @@ set -e
 [ "$rc" -eq 1 ] || { echo "FAIL: corrupt policy file exited $rc, expected 1" >&2; exit 1; }
 grep -q "bad.policy" "$work/err.txt" || { echo "FAIL: message lacks the file name" >&2; cat "$work/err.txt" >&2; exit 1; }
 echo "ok: corrupt policy file rejected: $(grep -m1 error "$work/err.txt")"
+
+# The progress bar ends its line before the closing log line, so that line starts clean.
+"$bin" train --data "$work/train.jsonl" --val "$work/val.jsonl" --out "$work/bar.policy" \
+  --steps 100 --batch 32 --hidden 8 --eval-every 50 --log-every 50 --progress bar \
+  2> "$work/bar.log"
+tr '\r' '\n' < "$work/bar.log" | grep -q '^[0-9T:-]*Z level=info train_done' \
+  || { echo "FAIL: train_done log line does not start a line after the bar" >&2; cat -A "$work/bar.log" >&2; exit 1; }
+echo "ok: the progress bar ends its line before the closing log line"
