@@ -466,6 +466,11 @@ static sr_status prepare(train_run *run, sr_error *err)
     memset(&run->state, 0, sizeof(run->state));
     run->state.feature_dim = run->table.dim;
     run->state.b_ref = isnan(c->b_ref) ? sr_hbr_max_budget(run->hbr) : c->b_ref;
+    if (isnan(c->b_ref) && !(run->state.b_ref > 0))
+        return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "b_ref",
+                            "every budget level is 0 (as when every cost is 0, so C_ref is 0), "
+                            "which leaves the budget input without a scale; give a positive "
+                            "budget level or B_ref (--b-ref)");
     run->state.t_ref = isnan(c->t_ref) ? (double)run->t_max : c->t_ref;
     run->state.strong_cost = max_cost;
     run->state.options = c->state_options;

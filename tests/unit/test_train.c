@@ -279,6 +279,35 @@ static void train_val_mismatch_rejected_first(void **unused)
     sr_dataset_free(&train);
 }
 
+static void train_zero_budgets_explained(void **unused)
+{
+    (void)unused;
+    sr_error err;
+    sr_dataset train;
+    build_tiny(&train, SESSIONS);
+    char out[256];
+    temp_path(out, sizeof(out), "zero.policy");
+
+    /* Every level 0 (as when every cost is 0) leaves B_ref without a scale. */
+    static const double zero_levels[] = {0.0};
+    sr_train_config config;
+    sr_train_result result;
+    tiny_config(&config, out);
+    config.steps = 10;
+    config.hbr.budget_values = zero_levels;
+    config.hbr.n_budget_values = 1;
+    assert_int_equal(sr_train_run(&train, NULL, &config, NULL, &result, &err), SR_ERR_INVALID);
+    assert_non_null(strstr(err.message, "every budget level is 0"));
+    assert_non_null(strstr(err.message, "--b-ref"));
+
+    /* An explicit B_ref gives the scale. */
+    config.b_ref = 10.0;
+    assert_int_equal(sr_train_run(&train, NULL, &config, NULL, &result, &err), SR_OK);
+
+    remove(out);
+    sr_dataset_free(&train);
+}
+
 static void train_resume_matches_straight(void **unused)
 {
     (void)unused;
@@ -751,6 +780,7 @@ int main(void)
         cmocka_unit_test(train_bc_stays_myopic),
         cmocka_unit_test(train_is_deterministic),
         cmocka_unit_test(train_val_mismatch_rejected_first),
+        cmocka_unit_test(train_zero_budgets_explained),
         cmocka_unit_test(train_resume_matches_straight),
         cmocka_unit_test(train_guard_stops_on_nan),
         cmocka_unit_test(train_bc_labels_by_hand),
