@@ -1074,6 +1074,11 @@ sr_status sr_qpolicy_decide(sr_qpolicy *policy, const float *features, int t, do
     if (!isfinite(budget) || !isfinite(lambda))
         return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "budget",
                             "budget %g and lambda %g must be finite", budget, lambda);
+    if (lambda < 0)
+        return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "lambda",
+                            "lambda %g is negative; lambda is the quality a model's cost must "
+                            "buy, so use a value >= 0",
+                            lambda);
     sr_state_encode_lambda(&policy->state, features, policy->norm_shift, policy->norm_scale, t,
                            budget, lambda, policy->state_buffer);
     const float *q = sr_mlp_forward(policy->net, policy->state_buffer, 1);
@@ -1205,8 +1210,10 @@ sr_status sr_qpolicy_policy_create(sr_qpolicy *qp, bool owns, const char *name, 
                                    const sr_dataset *ds, sr_policy **out, sr_error *err)
 {
     *out = NULL;
-    if (!isfinite(lambda))
-        return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "lambda", "lambda %g is not finite",
+    if (!isfinite(lambda) || lambda < 0)
+        return sr_error_set(err, SR_ERR_INVALID, NULL, 0, "lambda",
+                            "lambda %g is not a finite number >= 0; lambda is the quality a "
+                            "model's cost must buy",
                             lambda);
     sr_policy *policy = calloc(1, sizeof(*policy));
     adapter_impl *impl = calloc(1, sizeof(*impl));

@@ -278,7 +278,8 @@ bool sr_bytes_get_f32_array(sr_bytes_reader *reader, float *values, size_t count
  * λ-conditioned) into the state vector, runs the
  * network on it and applies the mask and the λ rule above, filling
  * `decision`.  Allocates nothing.  Errors: SR_ERR_INVALID when budget or
- * lambda is not finite (the decision is then untouched).
+ * lambda is not finite or lambda is negative (the decision is then
+ * untouched).
  */
 sr_status sr_qpolicy_decide(sr_qpolicy *policy, const float *features, int t, double budget,
                             double lambda, sr_decision *decision, sr_error *err);

@@ -684,6 +684,11 @@ static void qpolicy_lambda_conditioned(void **unused)
     assert_int_equal(sr_qpolicy_decide(q, features, 0, 10.0, 1.5, &d, &err), SR_OK);
     assert_true(q->state_buffer[4] == 0.75f);
     assert_true(d.q[0] != q_half[0] || d.q[1] != q_half[1]);
+    /* A negative λ would reward cost: rejected, the decision untouched. */
+    d.model = 7;
+    assert_int_equal(sr_qpolicy_decide(q, features, 0, 10.0, -0.5, &d, &err), SR_ERR_INVALID);
+    assert_string_equal(err.field, "lambda");
+    assert_int_equal(d.model, 7);
     sr_qpolicy_free(q);
 
     /* λ_max must be positive exactly when the bit is set. */
