@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_learn.h"
 #include "cmd_paths.h"
 #include "seqroute/eval.h"
 #include "seqroute/fqe.h"
@@ -123,44 +124,6 @@ enum {
     OPT_HELP
 };
 
-static bool parse_hidden(const char *text, sr_fqe_options *o)
-{
-    double *values = NULL;
-    size_t count = 0;
-    if (!cli_parse_double_list(COMMAND, "--hidden", text, &values, &count))
-        return false;
-    bool ok = count >= 1 && count <= SR_NN_MAX_HIDDEN;
-    for (size_t i = 0; ok && i < count; i++)
-        ok = values[i] >= 1 && values[i] <= SR_NN_MAX_WIDTH && values[i] == floor(values[i]);
-    if (ok) {
-        o->hidden_count = (int)count;
-        for (size_t i = 0; i < count; i++)
-            o->hidden[i] = (int)values[i];
-    } else
-        cli_usage_error(COMMAND,
-                        "option --hidden: '%s' is not a list of 1..%d whole widths in 1..%d "
-                        "(use --function linear for no hidden layer)",
-                        text, SR_NN_MAX_HIDDEN, SR_NN_MAX_WIDTH);
-    free(values);
-    return ok;
-}
-
-static bool parse_mixture(const char *text, sr_hbr_options *hbr)
-{
-    double *values = NULL;
-    size_t count = 0;
-    if (!cli_parse_double_list(COMMAND, "--mixture", text, &values, &count))
-        return false;
-    const bool ok = count == SR_HBR_N_BEHAVIOURS;
-    if (ok)
-        memcpy(hbr->mixture, values, sizeof(hbr->mixture));
-    else
-        cli_usage_error(COMMAND, "option --mixture: needs 4 weights U,C,S,G, got %zu in '%s'",
-                        count, text);
-    free(values);
-    return ok;
-}
-
 /* Parses one option into `args`; false after a usage error. */
 static bool parse_option(int c, const char *value, fqe_args *args)
 {
@@ -205,7 +168,7 @@ static bool parse_option(int c, const char *value, fqe_args *args)
         return true;
     }
     case OPT_HIDDEN:
-        return parse_hidden(value, o);
+        return cli_parse_hidden(COMMAND, value, false, o->hidden, &o->hidden_count);
     case OPT_GAMMA:
         if (!cli_parse_double(COMMAND, "--gamma", value, &o->gamma))
             return false;
@@ -225,18 +188,7 @@ static bool parse_option(int c, const char *value, fqe_args *args)
     case OPT_BUDGET_BINS:
         return cli_parse_int(COMMAND, "--budget-bins", value, 1, SR_STATE_MAX_BINS, &o->n_bins);
     case OPT_FEATURES:
-        if (strcmp(value, "auto") == 0)
-            o->features.source = SR_FEATURES_AUTO;
-        else if (strcmp(value, "text") == 0)
-            o->features.source = SR_FEATURES_TEXT;
-        else if (strcmp(value, "embedding") == 0)
-            o->features.source = SR_FEATURES_EMBEDDING;
-        else {
-            cli_usage_error(COMMAND, "option --features: '%s' is not auto, text or embedding",
-                            value);
-            return false;
-        }
-        return true;
+        return cli_parse_features_source(COMMAND, value, &o->features.source);
     case OPT_FEATURE_DIM:
         return cli_parse_int(COMMAND, "--feature-dim", value, 1, SR_FEATURES_MAX_DIM,
                              &o->features.dim);
@@ -253,7 +205,7 @@ static bool parse_option(int c, const char *value, fqe_args *args)
     case OPT_PATHS:
         return cli_parse_int(COMMAND, "--paths", value, 1, SR_HBR_MAX_PATHS, &o->hbr.n_paths);
     case OPT_MIXTURE:
-        return parse_mixture(value, &o->hbr);
+        return cli_parse_mixture(COMMAND, value, &o->hbr);
     case OPT_MAX_TRANSITIONS:
         if (!cli_parse_u64(COMMAND, "--max-transitions", value, &u))
             return false;

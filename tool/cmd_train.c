@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_learn.h"
 #include "cmd_paths.h"
 #include "seqroute/train.h"
 
@@ -191,32 +192,6 @@ static bool parse_i64(const char *option, const char *text, int64_t *value)
     return true;
 }
 
-static bool parse_hidden(const char *text, sr_train_config *config)
-{
-    double *values = NULL;
-    size_t count = 0;
-    if (strcmp(text, "none") == 0) {
-        config->hidden_count = 0;
-        return true;
-    }
-    if (!cli_parse_double_list(COMMAND, "--hidden", text, &values, &count))
-        return false;
-    bool ok = count <= SR_NN_MAX_HIDDEN;
-    for (size_t i = 0; ok && i < count; i++)
-        ok = values[i] >= 1 && values[i] <= SR_NN_MAX_WIDTH && values[i] == floor(values[i]);
-    if (ok) {
-        config->hidden_count = (int)count;
-        for (size_t i = 0; i < count; i++)
-            config->hidden[i] = (int)values[i];
-    } else
-        cli_usage_error(COMMAND,
-                        "option --hidden: '%s' is not a list of at most %d whole widths in "
-                        "1..%d (or none)",
-                        text, SR_NN_MAX_HIDDEN, SR_NN_MAX_WIDTH);
-    free(values);
-    return ok;
-}
-
 static bool parse_log_uniform(const char *text, sr_hbr_options *hbr)
 {
     double *values = NULL;
@@ -235,22 +210,6 @@ static bool parse_log_uniform(const char *text, sr_hbr_options *hbr)
                         "option --log-uniform: needs LO,HI,N with 0 < LO <= HI and N a whole "
                         "number in 1..%d, got '%s'",
                         SR_HBR_MAX_LEVELS, text);
-    free(values);
-    return ok;
-}
-
-static bool parse_mixture(const char *text, sr_hbr_options *hbr)
-{
-    double *values = NULL;
-    size_t count = 0;
-    if (!cli_parse_double_list(COMMAND, "--mixture", text, &values, &count))
-        return false;
-    const bool ok = count == SR_HBR_N_BEHAVIOURS;
-    if (ok)
-        memcpy(hbr->mixture, values, sizeof(hbr->mixture));
-    else
-        cli_usage_error(COMMAND, "option --mixture: needs 4 weights U,C,S,G, got %zu in '%s'",
-                        count, text);
     free(values);
     return ok;
 }
@@ -293,7 +252,8 @@ static int parse_learner_option(int c, sr_train_config *config)
     case OPT_TAU:
         return parse_float("--tau", optarg, &config->tau);
     case OPT_HIDDEN:
-        return parse_hidden(optarg, config);
+        return cli_parse_hidden(COMMAND, optarg, true, config->hidden,
+                                &config->hidden_count);
     case OPT_GAMMA:
         return parse_float("--gamma", optarg, &config->gamma);
     case OPT_ETA:
@@ -350,18 +310,7 @@ static int parse_state_option(int c, sr_train_config *config)
     case OPT_STD_FLOOR:
         return cli_parse_double(COMMAND, "--std-floor", optarg, &config->std_floor);
     case OPT_FEATURES:
-        if (strcmp(optarg, "auto") == 0)
-            config->features.source = SR_FEATURES_AUTO;
-        else if (strcmp(optarg, "text") == 0)
-            config->features.source = SR_FEATURES_TEXT;
-        else if (strcmp(optarg, "embedding") == 0)
-            config->features.source = SR_FEATURES_EMBEDDING;
-        else {
-            cli_usage_error(COMMAND, "option --features: '%s' is not auto, text or embedding",
-                            optarg);
-            return 0;
-        }
-        return 1;
+        return cli_parse_features_source(COMMAND, optarg, &config->features.source);
     case OPT_FEATURE_DIM:
         return cli_parse_int(COMMAND, "--feature-dim", optarg, 1, SR_FEATURES_MAX_DIM,
                              &config->features.dim);
@@ -407,7 +356,7 @@ static int parse_hbr_option(int c, sr_train_config *config, train_args *args)
     case OPT_PATHS:
         return cli_parse_int(COMMAND, "--paths", optarg, 1, SR_HBR_MAX_PATHS, &hbr->n_paths);
     case OPT_MIXTURE:
-        return parse_mixture(optarg, hbr);
+        return cli_parse_mixture(COMMAND, optarg, hbr);
     case OPT_DEDUPE:
         hbr->dedupe = true;
         return 1;
