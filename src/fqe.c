@@ -550,39 +550,6 @@ static sr_status run_tabular(fqe_run *run, sr_error *err)
 
 /* ---- step 5b: network regressions ---------------------------------------------------- */
 
-/* Per-feature mean and 1 / max(std, floor) over the table's rows, as training computes them. */
-static sr_status compute_normalisation(fqe_run *run, sr_error *err)
-{
-    const size_t f = (size_t)run->table.dim;
-    const size_t n = run->table.n_rows;
-    run->shift = malloc(f * sizeof(float));
-    run->scale = malloc(f * sizeof(float));
-    double *sum = calloc(f, sizeof(double));
-    double *sum_sq = calloc(f, sizeof(double));
-    if (run->shift == NULL || run->scale == NULL || sum == NULL || sum_sq == NULL) {
-        free(sum);
-        free(sum_sq);
-        return nomem(err, "the normalisation");
-    }
-    for (size_t j = 0; j < n; j++) {
-        const float *row = sr_feature_table_row(&run->table, j);
-        for (size_t i = 0; i < f; i++) {
-            sum[i] += row[i];
-            sum_sq[i] += (double)row[i] * row[i];
-        }
-    }
-    for (size_t i = 0; i < f; i++) {
-        const double mean = n ? sum[i] / (double)n : 0.0;
-        const double variance = n ? fmax(0.0, sum_sq[i] / (double)n - mean * mean) : 0.0;
-        const double spread = fmax(sqrt(variance), run->o->std_floor);
-        run->shift[i] = run->o->normalise ? (float)mean : 0.0f;
-        run->scale[i] = run->o->normalise ? (float)(1.0 / spread) : 1.0f;
-    }
-    free(sum);
-    free(sum_sq);
-    return SR_OK;
-}
-
 static sr_status setup_state(fqe_run *run, sr_error *err)
 {
     double b_ref = 0;
@@ -605,7 +572,9 @@ static sr_status setup_state(fqe_run *run, sr_error *err)
     if (status != SR_OK)
         return status;
     run->result->input_dim = sr_state_dim(&run->state);
-    return compute_normalisation(run, err);
+    return sr_state_compute_normalisation(run->table.data, run->table.n_rows, run->table.dim,
+                                          run->o->normalise, run->o->std_floor, &run->shift,
+                                          &run->scale, err);
 }
 
 typedef struct fqe_nets {

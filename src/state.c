@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Option names, in bit order, as the command line and the policy file's JSON spell them. */
@@ -168,4 +169,46 @@ void sr_state_options_format(uint32_t options, char *text, size_t size)
     }
     if (used == 0)
         snprintf(text, size, "none");
+}
+
+sr_status sr_state_compute_normalisation(const float *rows, size_t n_rows, int dim, bool normalise,
+                                         double std_floor, float **shift, float **scale,
+                                         sr_error *err)
+{
+    const size_t f = (size_t)dim;
+    const size_t n = n_rows;
+    *shift = malloc(f * sizeof(float));
+    *scale = malloc(f * sizeof(float));
+    double *sum = calloc(f, sizeof(double));
+    double *sum_sq = calloc(f, sizeof(double));
+    if (*shift == NULL || *scale == NULL || sum == NULL || sum_sq == NULL) {
+        free(*shift);
+        free(*scale);
+        *shift = NULL;
+        *scale = NULL;
+        free(sum);
+        free(sum_sq);
+        return sr_error_set(err, SR_ERR_NOMEM, NULL, 0, NULL,
+                            "out of memory for the normalisation");
+    }
+
+    /* Sums in double, one pass over the rows in storage order. */
+    for (size_t j = 0; j < n; j++) {
+        const float *row = rows + j * f;
+        for (size_t i = 0; i < f; i++) {
+            sum[i] += row[i];
+            sum_sq[i] += (double)row[i] * row[i];
+        }
+    }
+
+    for (size_t i = 0; i < f; i++) {
+        const double mean = n ? sum[i] / (double)n : 0.0;
+        const double variance = n ? fmax(0.0, sum_sq[i] / (double)n - mean * mean) : 0.0;
+        const double spread = fmax(sqrt(variance), std_floor);
+        (*shift)[i] = normalise ? (float)mean : 0.0f;
+        (*scale)[i] = normalise ? (float)(1.0 / spread) : 1.0f;
+    }
+    free(sum);
+    free(sum_sq);
+    return SR_OK;
 }

@@ -29,6 +29,7 @@
 
 #include "seqroute/eval.h"
 #include "seqroute/policy.h"
+#include "seqroute/state.h"
 
 /* Layout version of the TRAN section; 2 appended the λ-conditioning settings. */
 #define CHECKPOINT_LAYOUT 2
@@ -271,44 +272,6 @@ static void run_free(train_run *run)
     free(run->lambdas);
 }
 
-/* Per-feature mean and 1 / max(std, floor) over the table's rows. */
-static sr_status compute_normalisation(train_run *run, sr_error *err)
-{
-    const size_t f = (size_t)run->table.dim;
-    const size_t n = run->table.n_rows;
-    run->shift = malloc(f * sizeof(float));
-    run->scale = malloc(f * sizeof(float));
-    double *sum = calloc(f, sizeof(double));
-    double *sum_sq = calloc(f, sizeof(double));
-    if (run->shift == NULL || run->scale == NULL || sum == NULL || sum_sq == NULL) {
-        free(sum);
-        free(sum_sq);
-        return sr_error_set(err, SR_ERR_NOMEM, NULL, 0, NULL, "out of memory");
-    }
-    for (size_t j = 0; j < n; j++) {
-        const float *row = sr_feature_table_row(&run->table, j);
-        for (size_t i = 0; i < f; i++) {
-            sum[i] += row[i];
-            sum_sq[i] += (double)row[i] * row[i];
-        }
-    }
-    for (size_t i = 0; i < f; i++) {
-        const double mean = n ? sum[i] / (double)n : 0.0;
-        const double variance = n ? fmax(0.0, sum_sq[i] / (double)n - mean * mean) : 0.0;
-        const double spread = fmax(sqrt(variance), run->config.std_floor);
-        if (run->config.normalise) {
-            run->shift[i] = (float)mean;
-            run->scale[i] = (float)(1.0 / spread);
-        } else {
-            run->shift[i] = 0.0f;
-            run->scale[i] = 1.0f;
-        }
-    }
-    free(sum);
-    free(sum_sq);
-    return SR_OK;
-}
-
 /* Validation budgets: the fixed levels, or log_n log-spaced points of the log-uniform range. */
 static sr_status resolve_val_budgets(train_run *run, sr_error *err)
 {
@@ -433,7 +396,9 @@ static sr_status prepare(train_run *run, sr_error *err)
     /* Features and their normalisation. */
     status = sr_feature_table_build(&c->features, train, &run->table, err);
     if (status == SR_OK)
-        status = compute_normalisation(run, err);
+        status = sr_state_compute_normalisation(run->table.data, run->table.n_rows, run->table.dim,
+                                                run->config.normalise, run->config.std_floor,
+                                                &run->shift, &run->scale, err);
     if (status == SR_OK)
         status = sr_model_stats_compute(train, &train->catalogue, &run->stats, err);
     if (status != SR_OK)

@@ -27,7 +27,8 @@
  * A negative budget (the next state of a bankrupt call, which learning
  * never bootstraps from) is encoded as 0.
  *
- * Thread-safety: the functions are pure; nothing here allocates.
+ * Thread-safety: the functions are pure.  Only
+ * sr_state_compute_normalisation allocates, and the caller owns what it returns.
  */
 #ifndef SEQROUTE_STATE_H
 #define SEQROUTE_STATE_H
@@ -91,6 +92,20 @@ void sr_state_encode(const sr_state_config *config, const float *features, const
 void sr_state_encode_lambda(const sr_state_config *config, const float *features,
                             const float *shift, const float *scale, int t, double budget,
                             double lambda, float *out);
+
+/*
+ * Computes the per-feature normalisation constants that sr_state_encode
+ * takes, over `n_rows` feature rows of `dim` floats each, stored one after
+ * another in `rows`: shift = the mean and scale = 1 / max(std, std_floor),
+ * with the population standard deviation.  With n_rows 0 the mean and
+ * std are 0.  When `normalise` is false the constants are the identity
+ * (shift 0, scale 1).  On success *shift and *scale point to `dim` floats
+ * each, allocated with malloc, that the caller frees.  Errors:
+ * SR_ERR_NOMEM, with *shift and *scale set to NULL.  Thread-safe.
+ */
+sr_status sr_state_compute_normalisation(const float *rows, size_t n_rows, int dim, bool normalise,
+                                         double std_floor, float **shift, float **scale,
+                                         sr_error *err);
 
 /*
  * Parses a comma-separated list of option names ("turn", "log-budget",
