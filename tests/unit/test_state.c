@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "seqroute/state.h"
@@ -254,6 +255,50 @@ static void state_lambda_entry(void **unused)
     assert_int_equal(sr_state_config_check(&c, &err), SR_ERR_INVALID);
 }
 
+/*
+ * Normalisation constants by hand.  Feature 0 takes 1, 3, 5: mean 3,
+ * population std sqrt(8/3) = 1.633, scale 1 / 1.633 = 0.6124.  Feature 1
+ * takes 2, 2, 2: std 0 is floored at 0.5, scale 2.  Feature 2 takes
+ * 0, 0, 3: mean 1, std sqrt(2) = 1.414, scale 0.7071.
+ */
+static void state_normalisation_by_hand(void **state)
+{
+    (void)state;
+    const float rows[9] = {1, 2, 0, 3, 2, 0, 5, 2, 3};
+    float *shift = NULL;
+    float *scale = NULL;
+    sr_error err;
+
+    assert_int_equal(sr_state_compute_normalisation(rows, 3, 3, true, 0.5, &shift, &scale, &err),
+                     SR_OK);
+    assert_true(fabsf(shift[0] - 3.0f) < 1e-6f);
+    assert_true(fabsf(shift[1] - 2.0f) < 1e-6f);
+    assert_true(fabsf(shift[2] - 1.0f) < 1e-6f);
+    assert_true(fabsf(scale[0] - (float)(1.0 / sqrt(8.0 / 3.0))) < 1e-5f);
+    assert_true(fabsf(scale[1] - 2.0f) < 1e-6f);
+    assert_true(fabsf(scale[2] - (float)(1.0 / sqrt(2.0))) < 1e-5f);
+    free(shift);
+    free(scale);
+
+    /* Normalisation off: the identity, whatever the rows. */
+    assert_int_equal(sr_state_compute_normalisation(rows, 3, 3, false, 0.5, &shift, &scale, &err),
+                     SR_OK);
+    for (int d = 0; d < 3; d++) {
+        assert_true(shift[d] == 0.0f);
+        assert_true(scale[d] == 1.0f);
+    }
+    free(shift);
+    free(scale);
+
+    /* No rows: mean and std 0, so the floor sets the scale. */
+    assert_int_equal(sr_state_compute_normalisation(rows, 0, 3, true, 0.5, &shift, &scale, &err),
+                     SR_OK);
+    assert_true(shift[0] == 0.0f);
+    assert_true(fabsf(scale[0] - 2.0f) < 1e-6f);
+    free(shift);
+    free(scale);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -262,6 +307,7 @@ int main(void)
         cmocka_unit_test(state_normalises_features), cmocka_unit_test(state_config_rejects),
         cmocka_unit_test(state_option_names),      cmocka_unit_test(state_no_budget),
         cmocka_unit_test(state_lambda_entry),
+        cmocka_unit_test(state_normalisation_by_hand),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
