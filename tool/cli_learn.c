@@ -77,3 +77,24 @@ bool cli_parse_features_source(const char *command, const char *text, sr_feature
     }
     return true;
 }
+
+bool cli_parse_budget_levels(const char *command, const char *option, const char *text,
+                             double **values, size_t *count)
+{
+    double *levels = NULL;
+    size_t n = 0;
+    if (!cli_parse_double_list(command, option, text, &levels, &n))
+        return false;
+
+    for (size_t i = 0; i < n; i++) {
+        if (levels[i] < 0) {
+            cli_usage_error(command, "option %s: budget level %zu is %g; levels must be >= 0",
+                            option, i + 1, levels[i]);
+            free(levels);
+            return false;
+        }
+    }
+    *values = levels;
+    *count = n;
+    return true;
+}

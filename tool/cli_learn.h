@@ -41,4 +41,13 @@ bool cli_parse_mixture(const char *command, const char *text, sr_hbr_options *hb
  */
 bool cli_parse_features_source(const char *command, const char *text, sr_features_source *source);
 
+/*
+ * Parses the value of --budgets or --budget-fracs (named by `option`): a
+ * comma-separated list of finite numbers >= 0, into a newly allocated array
+ * the caller frees.  A negative level is a usage error here, where the
+ * library would report it later as bad data.
+ */
+bool cli_parse_budget_levels(const char *command, const char *option, const char *text,
+                             double **values, size_t *count);
+
 #endif /* SEQROUTE_CLI_LEARN_H */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_learn.h"
 #include "seqroute/dataset.h"
 #include "seqroute/hbr.h"
 
@@ -237,8 +238,8 @@ int cmd_hbr(int argc, char **argv)
         case 'f':
             free(values);
             values = NULL;
-            if (!cli_parse_double_list("hbr", c == 'b' ? "--budgets" : "--budget-fracs", optarg,
-                                       &values, &opt.n_budget_values))
+            if (!cli_parse_budget_levels("hbr", c == 'b' ? "--budgets" : "--budget-fracs", optarg,
+                                         &values, &opt.n_budget_values))
                 goto out;
             opt.budget_mode = c == 'b' ? SR_HBR_BUDGET_ABSOLUTE : SR_HBR_BUDGET_FRACTIONS;
             budget_options++;

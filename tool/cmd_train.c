@@ -340,8 +340,8 @@ static int parse_hbr_option(int c, sr_train_config *config, train_args *args)
     case OPT_BUDGETS:
         free(args->budgets);
         args->budgets = NULL;
-        if (!cli_parse_double_list(COMMAND, c == OPT_BUDGETS ? "--budgets" : "--budget-fracs",
-                                   optarg, &args->budgets, &args->n_budgets))
+        if (!cli_parse_budget_levels(COMMAND, c == OPT_BUDGETS ? "--budgets" : "--budget-fracs",
+                                     optarg, &args->budgets, &args->n_budgets))
             return 0;
         hbr->budget_mode = c == OPT_BUDGETS ? SR_HBR_BUDGET_ABSOLUTE : SR_HBR_BUDGET_FRACTIONS;
         hbr->budget_values = args->budgets;

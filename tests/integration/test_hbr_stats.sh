@@ -46,3 +46,13 @@ assert per_budget == [(5, 30, 15), (15, 52, 11), (30, 64, 5), (50, 64, 0), (85, 
 assert dedupe["distinct_transitions"] == 118, dedupe["distinct_transitions"]
 print("ok: 274 transitions, 31 bankrupt, 118 distinct")
 PY
+
+# A negative budget level is a bad command line (exit 2), not bad data.
+set +e
+"$bin" hbr --data "$work/paper.jsonl" --budgets 5,-1 --stats > /dev/null 2> "$work/err.txt"
+rc=$?
+set -e
+[ "$rc" -eq 2 ] || { echo "FAIL: --budgets 5,-1 exited $rc, expected 2" >&2; exit 1; }
+grep -q "budget level 2 is -1" "$work/err.txt" \
+  || { echo "FAIL: message does not name the level" >&2; cat "$work/err.txt" >&2; exit 1; }
+echo "ok: a negative budget level is a usage error"
