@@ -100,6 +100,8 @@ typedef struct eval_accumulator {
     double cost_mean; /* Welford mean and second moment of per-session spend */
     double cost_m2;
     double return_sum;
+    double return_mean; /* Welford mean and second moment of per-session return */
+    double return_m2;
     double served_quality;
     size_t decisions; /* Welford co-moments of (x, y) for the slope */
     double x_mean;
@@ -192,6 +194,9 @@ static sr_status run_session(sr_policy *policy, const sr_dataset *ds, size_t i, 
     acc->cost_mean += delta / (double)acc->sessions;
     acc->cost_m2 += delta * (spent - acc->cost_mean);
     acc->return_sum += episode_return;
+    const double return_delta = episode_return - acc->return_mean;
+    acc->return_mean += return_delta / (double)acc->sessions;
+    acc->return_m2 += return_delta * (episode_return - acc->return_mean);
     m->bankrupt_sessions += bankrupt;
     m->turns += (size_t)s->n_turns;
     return SR_OK;
@@ -215,6 +220,11 @@ static void finish_metrics(const eval_accumulator *acc, int n_models, sr_eval_me
     m->mean_quality = m->turns ? acc->served_quality / (double)m->turns : NAN;
     m->mean_quality_served = m->served_turns ? acc->served_quality / (double)m->served_turns : NAN;
     m->mean_return = acc->return_sum / n;
+    if (acc->sessions >= 2) {
+        const double half = SR_EVAL_Z95 * sqrt(acc->return_m2 / (n - 1)) / sqrt(n);
+        m->mean_return_ci[0] = m->mean_return - half;
+        m->mean_return_ci[1] = m->mean_return + half;
+    }
 
     m->n_models = n_models;
     for (int k = 0; k < n_models; k++)
@@ -292,6 +302,7 @@ sr_status sr_eval_policy(sr_policy *policy, const sr_dataset *ds, double budget,
     metrics->budget = budget;
     metrics->budget_frac = NAN;
     metrics->mean_cost_ci[0] = metrics->mean_cost_ci[1] = NAN;
+    metrics->mean_return_ci[0] = metrics->mean_return_ci[1] = NAN;
     metrics->oracle_gap_closed = NAN;
     metrics->cost_reduction_vs_strongest = NAN;
     metrics->p_expensive_slope = NAN;
@@ -876,6 +887,7 @@ static json_t *row_to_json(const sr_eval_metrics *m, const sr_dataset *ds)
     json_object_set_new(row, "mean_quality", json_number(m->mean_quality));
     json_object_set_new(row, "mean_quality_served", json_number(m->mean_quality_served));
     json_object_set_new(row, "mean_return", json_number(m->mean_return));
+    json_object_set_new(row, "mean_return_ci", json_pair(m->mean_return_ci));
     json_object_set_new(row, "model_share", share);
     json_object_set_new(row, "oracle_gap_closed", json_number(m->oracle_gap_closed));
     json_object_set_new(row, "cost_reduction_vs_strongest",

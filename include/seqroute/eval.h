@@ -57,6 +57,7 @@ typedef struct sr_eval_metrics {
     double mean_quality;        /* served quality / all turns (unserved turns count 0) */
     double mean_quality_served; /* served quality / served turns */
     double mean_return;         /* undiscounted MDP return per session */
+    double mean_return_ci[2];   /* 95% normal interval of mean_return; NAN for < 2 sessions */
     int n_models;
     double model_share[SR_MAX_MODELS];  /* calls of each model / all calls */
     double oracle_gap_closed;           /* (Q - Q_cheapest) / (Q_oracle - Q_cheapest) */

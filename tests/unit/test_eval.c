@@ -148,6 +148,9 @@ static void tiny_always_strong(void **state)
     assert_true(fabs(m->mean_quality_served - 0.9375) < TOLERANCE);
     /* Returns 2, 3/4 + (1 - 1), 1. */
     assert_true(fabs(m->mean_return - 1.25) < TOLERANCE);
+    /* Sample std sqrt(0.4375), so 1.25 -/+ 1.96 * 0.6614 / sqrt(3). */
+    assert_true(fabs(m->mean_return_ci[0] - 0.5015263901214952) < TOLERANCE);
+    assert_true(fabs(m->mean_return_ci[1] - 1.9984736098785048) < TOLERANCE);
     assert_int_equal(m->calls, 5);
     assert_true(m->model_share[0] == 1.0);
     assert_true(m->model_share[1] == 0.0);
